@@ -1,0 +1,251 @@
+//! The TOML configuration file (`dnsd.toml`). See `docs/config.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::wire::name::Name;
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The toml crate's message carries the line and column.
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Source format of a zone file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoneFormat {
+    /// RFC 1035 §5 master file.
+    #[default]
+    Rfc1035,
+    /// djbdns tinydns `data` file; may hold many zones.
+    Tinydns,
+}
+
+/// Which wildcard rule a zone answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WildcardMode {
+    /// RFC 4592: synthesise only from `*.<closest encloser>`.
+    #[default]
+    Rfc4592,
+    /// tinydns 1.05: the nearest ancestor with a `*` child answers
+    /// (tinydns-data.md §6.3).
+    Tinydns,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<ZoneConfig>,
+    /// Directory relative paths are resolved against (the config file's).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Addresses served over both UDP and TCP.
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets per address (SO_REUSEPORT); 0 means one per CPU.
+    pub udp_sockets: usize,
+    /// Largest UDP response we send to EDNS clients (RFC 6891 §6.2.5).
+    pub edns_udp_size: u16,
+    /// Idle TCP connections are closed after this many milliseconds (RFC 7766 §6.2.3).
+    pub tcp_idle_timeout_ms: u64,
+    /// A TCP message must arrive completely within this many milliseconds.
+    pub tcp_io_timeout_ms: u64,
+    pub tcp_max_connections: usize,
+    pub tcp_max_connections_per_client: usize,
+    /// Log every query at info level.
+    pub query_log: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: vec!["127.0.0.1:53".parse().expect("literal"), "[::1]:53".parse().expect("literal")],
+            udp_sockets: 0,
+            edns_udp_size: 1232,
+            tcp_idle_timeout_ms: 10_000,
+            tcp_io_timeout_ms: 2_000,
+            tcp_max_connections: 512,
+            tcp_max_connections_per_client: 32,
+            query_log: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// tracing filter, e.g. "info" or "dnsd=debug"; RUST_LOG overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Defaults {
+    /// TTL for RFC 1035 records when the file has no `$TTL` (RFC 2308 §4).
+    pub ttl: u32,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults { ttl: 3600 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// Zone apex. Required for RFC 1035 files (it is the initial `$ORIGIN`).
+    /// For tinydns files, restricts the file to this zone; if absent, every
+    /// SOA in the file (`.` and `Z` lines) starts a zone.
+    pub name: Option<String>,
+    /// Path, relative to the config file's directory.
+    pub file: PathBuf,
+    #[serde(default)]
+    pub format: ZoneFormat,
+    #[serde(default)]
+    pub wildcards: WildcardMode,
+    /// SOA serial for tinydns `.` lines (default: SOURCE_DATE_EPOCH, else the
+    /// file's last git commit time, else its mtime).
+    pub serial: Option<u32>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        config.path = path.to_owned();
+        config.base_dir = path
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from("."));
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: self.path.clone(),
+            message,
+        };
+        if self.server.listen.is_empty() {
+            return Err(invalid("server.listen is empty: nothing to serve on".into()));
+        }
+        if self.server.edns_udp_size < 512 {
+            return Err(invalid("server.edns_udp_size must be at least 512".into()));
+        }
+        for (i, z) in self.zones.iter().enumerate() {
+            match (&z.name, z.format) {
+                (None, ZoneFormat::Rfc1035) => {
+                    return Err(invalid(format!(
+                        "zone #{} ({}): an RFC 1035 zone needs `name`",
+                        i + 1,
+                        z.file.display()
+                    )));
+                }
+                (Some(name), _) => {
+                    Name::parse_text(name).map_err(|e| {
+                        invalid(format!("zone #{}: bad name {name:?}: {e}", i + 1))
+                    })?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A zone's file, resolved against the config's directory.
+    pub fn zone_path(&self, zone: &ZoneConfig) -> PathBuf {
+        self.base_dir.join(&zone.file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_full_config() {
+        let c = Config::parse(
+            r#"
+            [server]
+            listen = ["127.0.0.1:5353", "[::1]:5353"]
+            [[zone]]
+            name = "example.org"
+            file = "example.org.zone"
+            [[zone]]
+            file = "data"
+            format = "tinydns"
+            wildcards = "tinydns"
+            serial = 7
+            "#,
+            Path::new("/etc/dnsd/dnsd.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.len(), 2);
+        assert_eq!(c.zones[1].format, ZoneFormat::Tinydns);
+        assert_eq!(c.zones[1].wildcards, WildcardMode::Tinydns);
+        assert_eq!(c.zone_path(&c.zones[0]), Path::new("/etc/dnsd/example.org.zone"));
+        assert_eq!(c.server.edns_udp_size, 1232);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let e = Config::parse("[server]\nlisten = [\"nonsense\"]\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("x.toml: "), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let e = Config::parse("[[zone]]\nfile = \"f\"\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("needs `name`"), "{e}");
+        let e = Config::parse("bogus = 1\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field"), "{e}");
+    }
+}

@@ -1,0 +1,9 @@
+//! dnsd: an authoritative DNS server whose common answers come from an XDP
+//! program, and everything else from a tokio server. Data flows one way:
+//! config + zone sources → [`zone::compile`] → one immutable snapshot →
+//! the answer engine and the XDP fast-path table.
+pub mod config;
+pub mod engine;
+pub mod server;
+pub mod wire;
+pub mod zone;
