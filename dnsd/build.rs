@@ -30,12 +30,15 @@ fn main() -> aya_build::Result<()> {
     }
 
     if find_on_path("bpf-linker").is_none() {
-        return Err(std::io::Error::other(
-            "bpf-linker not found on PATH; it is needed to build the XDP program (dnsd-ebpf).\n\
-             Install the toolchain with `cargo xtask setup` (also run by `cargo xtask build-ebpf` \
-             and `cargo xtask test`), or set AYA_BUILD_SKIP=1 to build dnsd without XDP.",
-        )
-        .into());
+        // A plain message (no anyhow backtrace): this is a setup problem.
+        eprintln!(
+            "error: bpf-linker not found on PATH; it links the XDP program (dnsd-ebpf).\n\
+             Install it with `cargo xtask setup` (also run by `cargo xtask build-ebpf` and \
+             `cargo xtask test`): bpf-linker 0.13.0 built against LLVM 22, into ~/.cargo/bin \
+             (put that directory on PATH).\n\
+             Or set AYA_BUILD_SKIP=1 to build dnsd without the XDP program."
+        );
+        std::process::exit(1);
     }
 
     // aya-build forwards the nested cargo's stderr as `cargo:warning` lines;

@@ -156,3 +156,45 @@ const _: () = {
         i += 1;
     }
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_port_means_53() {
+        assert_eq!(Config::default().effective_dns_port(), 53);
+        assert_eq!(Config::new(5353).effective_dns_port(), 5353);
+    }
+
+    #[test]
+    fn counter_names_resolve() {
+        assert_eq!(counter_name(COUNTER_DNS_UDP), Some("dns_udp"));
+        assert_eq!(counter_name(COUNTER_PASS_NOT_IP), Some("pass_not_ip"));
+        assert_eq!(counter_name(COUNTER_SLOTS - 1), None);
+    }
+
+    #[test]
+    fn header_accessors_read_network_order() {
+        let udp = net::UdpHdr {
+            src_port: [0x9c, 0x40],
+            dst_port: [0, 53],
+            len: [0, 37],
+            check: [0xab, 0xcd],
+        };
+        assert_eq!(
+            (udp.src_port(), udp.dst_port(), udp.length(), udp.check()),
+            (40000, 53, 37, 0xabcd)
+        );
+        let mut ip = net::Ipv4Hdr {
+            version_ihl: 0x45,
+            frag_off: [0x40, 0], // DF only: not a fragment
+            ..Default::default()
+        };
+        assert_eq!((ip.version(), ip.ihl(), ip.is_fragment()), (4, 5, false));
+        ip.frag_off = [0x20, 0]; // MF
+        assert!(ip.is_fragment());
+        ip.frag_off = [0, 1]; // offset 8
+        assert!(ip.is_fragment());
+    }
+}

@@ -345,14 +345,68 @@ pub fn diff(a: Option<&Response>, b: Option<&Response>) -> Vec<Field> {
     chk(a.answer != b.answer, Field::Answer);
     chk(a.authority != b.authority, Field::Authority);
     chk(a.additional != b.additional, Field::Additional);
-    chk(
-        a.opt != b.opt || a.opt_count != b.opt_count,
-        Field::Opt,
-    );
+    chk(a.opt != b.opt || a.opt_count != b.opt_count, Field::Opt);
     out
 }
 
 /// Parses an optional raw response; a structurally broken one is an error.
 pub fn parse_opt(raw: Option<&[u8]>) -> Result<Option<Response>, String> {
     raw.map(Response::parse).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Edns, QueryBuilder, rtype};
+
+    /// A response built by hand: www.Example. A, answer A 192.0.2.1 (owner
+    /// compressed to the question), OPT with DO and extended RCODE 1.
+    fn sample() -> Vec<u8> {
+        let mut m = QueryBuilder::new("www.Example", rtype::A)
+            .id(7)
+            .flags(crate::wire::QR | crate::wire::AA | crate::wire::RD)
+            .build();
+        m[7] = 1; // ANCOUNT
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 1]);
+        let e = Edns {
+            ext_rcode: 1,
+            dnssec_ok: true,
+            ..Edns::default()
+        };
+        let q = QueryBuilder::empty().edns(e).build();
+        m[11] = 1; // ARCOUNT
+        m.extend_from_slice(&q[12..]);
+        m
+    }
+
+    #[test]
+    fn parses_header_sections_and_opt() {
+        let r = Response::parse(&sample()).expect("parse");
+        assert_eq!(r.id, 7);
+        assert!(r.qr && r.aa && r.rd && !r.tc && !r.ra);
+        assert_eq!(r.rcode, 16, "extended RCODE from the OPT");
+        assert_eq!(r.header_rcode, 0);
+        assert_eq!(r.answer.len(), 1);
+        assert_eq!(
+            r.answer[0].owner, "www.Example.",
+            "owner keeps the question's case"
+        );
+        assert_eq!(r.answer[0].rdata, "192.0.2.1");
+        assert_eq!(r.answer[0].ttl, 3600);
+        let o = r.opt.as_ref().expect("opt");
+        assert!(o.dnssec_ok && o.version == 0 && o.udp_size == 1232 && o.root_owner);
+        assert!(r.additional.is_empty(), "OPT is not an additional record");
+        assert_eq!(question_text(&r.question), "www.Example. A CLASS1");
+    }
+
+    #[test]
+    fn diff_names_the_differing_fields() {
+        let a = Response::parse(&sample()).expect("parse");
+        let mut b = a.clone();
+        assert!(diff(Some(&a), Some(&b)).is_empty());
+        b.aa = false;
+        b.answer.clear();
+        assert_eq!(diff(Some(&a), Some(&b)), vec![Field::Aa, Field::Answer]);
+        assert_eq!(diff(Some(&a), None), vec![Field::Presence]);
+    }
 }

@@ -175,7 +175,14 @@ pub fn peer_binary(name: &str, package: &str) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
-    for d in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
+    for d in [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+    ] {
         dirs.push(PathBuf::from(d));
     }
     for d in dirs {
@@ -229,7 +236,12 @@ pub fn free_tinydns_ip() -> Ipv4Addr {
     let base = (std::process::id() % 200) as u8 + 1;
     for _ in 0..250 {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let ip = Ipv4Addr::new(127, 53, base.wrapping_add((n / 250) as u8), (n % 250) as u8 + 1);
+        let ip = Ipv4Addr::new(
+            127,
+            53,
+            base.wrapping_add((n / 250) as u8),
+            (n % 250) as u8 + 1,
+        );
         if UdpSocket::bind((ip, 53)).is_ok() {
             return ip;
         }
@@ -267,7 +279,9 @@ impl Server {
 
     /// `None` while running, else the exit status.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Panics unless the server is still running.
@@ -537,7 +551,10 @@ impl Dnsd {
             .or_else(|| self.zones.iter().find_map(|z| z.name.clone()))
             .expect("a probe name (a zone name) for dnsd");
         let mut cmd = Command::new(bin);
-        cmd.arg("serve").arg("--config").arg(&config).current_dir(dir.path());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .current_dir(dir.path());
         Server::spawn(Kind::Dnsd, cmd, dir, addrs[0], addrs, true, &probe)
     }
 }

@@ -261,7 +261,8 @@ impl QueryBuilder {
     pub fn build(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
         out.extend_from_slice(&self.id.to_be_bytes());
-        let f = (self.flags & 0x87f0) | ((self.opcode as u16 & 0xf) << 11) | (self.rcode as u16 & 0xf);
+        let f =
+            (self.flags & 0x87f0) | ((self.opcode as u16 & 0xf) << 11) | (self.rcode as u16 & 0xf);
         out.extend_from_slice(&f.to_be_bytes());
         let qd = self.qdcount.unwrap_or(self.questions.len() as u16);
         out.extend_from_slice(&qd.to_be_bytes());
@@ -399,7 +400,10 @@ fn name_is_compressed(msg: &[u8], mut pos: usize) -> bool {
 /// never compressed (76).
 pub fn walk(msg: &[u8]) -> Result<WireInfo, String> {
     if msg.len() < 12 {
-        return Err(format!("message of {} bytes is shorter than a header", msg.len()));
+        return Err(format!(
+            "message of {} bytes is shorter than a header",
+            msg.len()
+        ));
     }
     let c = |i: usize| u16::from_be_bytes([msg[4 + 2 * i], msg[5 + 2 * i]]);
     let counts = [c(0), c(1), c(2), c(3)];
@@ -420,7 +424,10 @@ pub fn walk(msg: &[u8]) -> Result<WireInfo, String> {
             let offset = pos;
             pos = read_name(msg, pos, &mut pointers).map_err(|e| format!("{}: {e}", where_()))?;
             if pos + 10 > msg.len() {
-                return Err(format!("{}: header runs past the end of the message", where_()));
+                return Err(format!(
+                    "{}: header runs past the end of the message",
+                    where_()
+                ));
             }
             let u16at = |p: usize| u16::from_be_bytes([msg[p], msg[p + 1]]);
             let rtype = u16at(pos);
@@ -429,28 +436,39 @@ pub fn walk(msg: &[u8]) -> Result<WireInfo, String> {
             let rdlen = u16at(pos + 8) as usize;
             let start = pos + 10;
             if start + rdlen > msg.len() {
-                return Err(format!("{}: RDATA runs past the end of the message", where_()));
+                return Err(format!(
+                    "{}: RDATA runs past the end of the message",
+                    where_()
+                ));
             }
             // Names inside RDATA.
             if let Some((before, after_pref)) = rdata_names(rtype) {
                 let mut p = start + if after_pref > 0 { 2 } else { 0 };
                 for _ in 0..before.max(after_pref) {
-                    p = read_name(msg, p, &mut pointers).map_err(|e| format!("{} RDATA: {e}", where_()))?;
+                    p = read_name(msg, p, &mut pointers)
+                        .map_err(|e| format!("{} RDATA: {e}", where_()))?;
                 }
                 if rtype == rtype::SOA {
                     p += 20;
                 }
                 if p != start + rdlen {
-                    return Err(format!("{}: RDLENGTH {rdlen} does not match its content", where_()));
+                    return Err(format!(
+                        "{}: RDLENGTH {rdlen} does not match its content",
+                        where_()
+                    ));
                 }
             } else if rtype == rtype::SRV {
                 if rdlen < 7 {
                     return Err(format!("{}: SRV RDATA too short", where_()));
                 }
                 if name_is_compressed(msg, start + 6) {
-                    return Err(format!("{}: SRV target is compressed (checklist 76)", where_()));
+                    return Err(format!(
+                        "{}: SRV target is compressed (checklist 76)",
+                        where_()
+                    ));
                 }
-                let p = read_name(msg, start + 6, &mut pointers).map_err(|e| format!("{} SRV: {e}", where_()))?;
+                let p = read_name(msg, start + 6, &mut pointers)
+                    .map_err(|e| format!("{} SRV: {e}", where_()))?;
                 if p != start + rdlen {
                     return Err(format!("{}: SRV RDLENGTH does not match", where_()));
                 }
@@ -485,4 +503,89 @@ pub fn walk(msg: &[u8]) -> Result<WireInfo, String> {
 /// Header fields straight from the bytes.
 pub fn header_id(msg: &[u8]) -> u16 {
     u16::from_be_bytes([msg[0], msg[1]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_encode_with_case_and_escapes() {
+        assert_eq!(name_to_wire("."), vec![0]);
+        assert_eq!(name_to_wire("A.b."), vec![1, b'A', 1, b'b', 0]);
+        assert_eq!(
+            name_to_wire("a\\.b.c"),
+            vec![3, b'a', b'.', b'b', 1, b'c', 0]
+        );
+        assert_eq!(name_to_wire("\\065x"), vec![2, b'A', b'x', 0]);
+    }
+
+    #[test]
+    fn query_builder_sets_header_fields() {
+        let q = QueryBuilder::new("a.b", rtype::MX)
+            .id(0xabcd)
+            .opcode(2)
+            .flags(RD | CD)
+            .edns(Edns::size(4096))
+            .build();
+        assert_eq!(&q[..4], &[0xab, 0xcd, 0x11, 0x10]);
+        assert_eq!(&q[4..12], &[0, 1, 0, 0, 0, 0, 0, 1]);
+        let info = walk(&q).expect("walk");
+        assert_eq!(info.additional.len(), 1);
+        assert_eq!(info.additional[0].class, 4096);
+    }
+
+    fn header(qd: u16, an: u16) -> Vec<u8> {
+        let mut m = vec![0, 1, 0x80, 0];
+        for c in [qd, an, 0, 0] {
+            m.extend_from_slice(&c.to_be_bytes());
+        }
+        m
+    }
+
+    #[test]
+    fn walk_rejects_forward_pointers_loops_and_bad_counts() {
+        // Forward pointer in the question.
+        let m = [header(1, 0), vec![0xc0, 18, 0, 1, 0, 1, 0]].concat();
+        assert!(walk(&m).unwrap_err().contains("forward"));
+        // Self pointer (a loop) is also "not backwards".
+        let m = [header(1, 0), vec![0xc0, 12, 0, 1, 0, 1]].concat();
+        assert!(walk(&m).is_err());
+        // Label type 0x40.
+        let m = [header(1, 0), vec![0x40, 0, 1, 0, 1]].concat();
+        assert!(walk(&m).unwrap_err().contains("label type"));
+        // ANCOUNT=1 without the record, and trailing bytes.
+        let q = [header(1, 0), vec![1, b'a', 0, 0, 1, 0, 1]].concat();
+        assert!(walk(&q).is_ok());
+        let mut m = q.clone();
+        m[7] = 1;
+        assert!(walk(&m).is_err());
+        let m = [q.clone(), vec![0]].concat();
+        assert!(walk(&m).unwrap_err().contains("after the last record"));
+        // A backward pointer is fine.
+        let mut m = q.clone();
+        m[7] = 1;
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        let info = walk(&m).expect("valid");
+        assert_eq!(info.pointers, 1);
+        assert_eq!(info.answer.len(), 1);
+    }
+
+    #[test]
+    fn walk_rejects_compressed_srv_targets() {
+        let q = [header(1, 0), vec![1, b'a', 0, 0, 33, 0, 1]].concat();
+        let mut m = q.clone();
+        m[7] = 1;
+        // SRV 0 0 22 <pointer to "a">
+        m.extend_from_slice(&[
+            0xc0, 12, 0, 33, 0, 1, 0, 0, 0, 60, 0, 8, 0, 0, 0, 0, 0, 22, 0xc0, 12,
+        ]);
+        assert!(walk(&m).unwrap_err().contains("SRV target is compressed"));
+        let mut m = q;
+        m[7] = 1;
+        m.extend_from_slice(&[
+            0xc0, 12, 0, 33, 0, 1, 0, 0, 0, 60, 0, 9, 0, 0, 0, 0, 0, 22, 1, b'a', 0,
+        ]);
+        assert!(walk(&m).is_ok());
+    }
 }

@@ -11,10 +11,7 @@ const CONFIG: &str = "examples/dnsd.toml";
 
 pub fn run(args: &[OsString]) -> Result<()> {
     setup::ensure(setup::Scope::All)?;
-    util::run(
-        util::cargo()
-            .args(["build", "--release", "--package", "dnsd", "--bin", "dnsd"]),
-    )?;
+    util::run(util::cargo().args(["build", "--release", "--package", "dnsd", "--bin", "dnsd"]))?;
     let binary = util::target_dir().join("release").join("dnsd");
     let mut cmd = Command::new(&binary);
     cmd.args(["serve", "--config", CONFIG])

@@ -15,6 +15,9 @@ pub fn run(args: &[OsString]) -> Result<()> {
         );
     }
     util::run(util::cargo().args(["build", "--workspace"]))?;
-    util::run(util::cargo().args(["test", "--workspace"]).args(args))?;
-    ebpf::clippy()
+    let tests = util::run(util::cargo().args(["test", "--workspace"]).args(args));
+    // Silent when clean, so cargo test's summary stays the last output; runs
+    // even when tests failed, so one CI run reports both.
+    let clippy = ebpf::clippy();
+    tests.and(clippy)
 }

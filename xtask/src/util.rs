@@ -91,7 +91,12 @@ pub fn display(cmd: &Command) -> String {
             v.map(|v| format!("{}={:?}", k.to_string_lossy(), v.to_string_lossy()))
         })
         .collect();
-    parts.push(cmd.get_program().to_string_lossy().into_owned());
+    let program = cmd.get_program();
+    if env::var_os("CARGO").is_some_and(|cargo| cargo == program) {
+        parts.push("cargo".to_owned()); // the toolchain's cargo that runs xtask
+    } else {
+        parts.push(program.to_string_lossy().into_owned());
+    }
     parts.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
     parts.join(" ")
 }
@@ -115,4 +120,21 @@ pub fn output(cmd: &mut Command) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `cmd` in the workspace root with its output captured: silent on
+/// success (so the output of the previous step stays last), everything
+/// printed on failure.
+pub fn run_captured(cmd: &mut Command) -> Result<()> {
+    cmd.current_dir(workspace_root());
+    let out = cmd
+        .output()
+        .with_context(|| format!("starting `{}`", display(cmd)))?;
+    if !out.status.success() {
+        eprintln!("xtask: $ {}", display(cmd));
+        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        bail!("`{}` failed ({})", display(cmd), out.status);
+    }
+    Ok(())
 }

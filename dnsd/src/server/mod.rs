@@ -23,9 +23,9 @@
 //!   default) sharing the port through `SO_REUSEPORT`, each drained by its own
 //!   task. Sockets bound to a wildcard address learn each query's destination
 //!   address through `IP_PKTINFO` / `IPV6_RECVPKTINFO` and answer from it
-//!   (checklist 13), see [`sys`].
+//!   (checklist 13); the unsafe FFI for this lives in `sys.rs`.
 //! * TCP: RFC 7766 framing, one task per connection, idle and I/O timeouts,
-//!   total and per-client connection limits, see [`tcp`].
+//!   total and per-client connection limits, see `tcp.rs`.
 
 mod sys;
 mod tcp;
@@ -428,7 +428,11 @@ fn is_wildcard(ip: IpAddr) -> bool {
 
 fn bind_listener(addr: SocketAddr, udp_sockets: usize) -> Result<Listener, ServerError> {
     let pktinfo = is_wildcard(addr.ip());
-    let attempts = if addr.port() == 0 { PORT_ZERO_ATTEMPTS } else { 1 };
+    let attempts = if addr.port() == 0 {
+        PORT_ZERO_ATTEMPTS
+    } else {
+        1
+    };
     let mut attempt = 0;
     // TCP first, without SO_REUSEPORT: a second dnsd on the same address
     // fails here instead of silently sharing the UDP port.
@@ -441,8 +445,11 @@ fn bind_listener(addr: SocketAddr, udp_sockets: usize) -> Result<Listener, Serve
         match bind_udp(local, pktinfo) {
             Ok(udp) => break (tcp, local, udp),
             // The port picked for TCP is taken for UDP: try another one.
-            Err(ServerError::Socket { op: SocketOp::Bind, source, .. })
-                if attempt < attempts && source.kind() == io::ErrorKind::AddrInUse => {}
+            Err(ServerError::Socket {
+                op: SocketOp::Bind,
+                source,
+                ..
+            }) if attempt < attempts && source.kind() == io::ErrorKind::AddrInUse => {}
             Err(e) => return Err(e),
         }
     };
@@ -488,7 +495,11 @@ fn bind_udp(addr: SocketAddr, pktinfo: bool) -> Result<std::net::UdpSocket, Serv
     }
     sys::set_reuse_port(&socket).map_err(err(SocketOp::SetOption("SO_REUSEPORT")))?;
     if pktinfo {
-        let name = if addr.is_ipv6() { "IPV6_RECVPKTINFO" } else { "IP_PKTINFO" };
+        let name = if addr.is_ipv6() {
+            "IPV6_RECVPKTINFO"
+        } else {
+            "IP_PKTINFO"
+        };
         sys::enable_pktinfo(&socket, addr.is_ipv6()).map_err(err(SocketOp::SetOption(name)))?;
     }
     // Best effort: the kernel caps these at net.core.{r,w}mem_max.

@@ -100,6 +100,7 @@ pub(super) fn recv(socket: &impl AsFd, buf: &mut [u8]) -> io::Result<Received> {
     // structs of integers and pointers; musl's msghdr has padding fields that
     // must be zero, which is why it is built from zeroed memory).
     let mut name: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    // SAFETY: as above.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
     let mut control = ControlBuf::new();
     let mut iov = libc::iovec {
@@ -215,7 +216,15 @@ pub(super) fn send(
             };
             // SAFETY: `control` is large and aligned enough for one such
             // message (see ControlBuf).
-            unsafe { put_cmsg(&mut msg, &mut control, libc::IPPROTO_IP, libc::IP_PKTINFO, info) };
+            unsafe {
+                put_cmsg(
+                    &mut msg,
+                    &mut control,
+                    libc::IPPROTO_IP,
+                    libc::IP_PKTINFO,
+                    info,
+                )
+            };
         }
         (Some(Dest::V6 { addr, ifindex }), SocketAddr::V6(_)) => {
             let info = libc::in6_pktinfo {
@@ -226,7 +235,13 @@ pub(super) fn send(
             };
             // SAFETY: as above.
             unsafe {
-                put_cmsg(&mut msg, &mut control, libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, info)
+                put_cmsg(
+                    &mut msg,
+                    &mut control,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_PKTINFO,
+                    info,
+                )
             };
         }
         _ => {}

@@ -113,7 +113,7 @@ impl Drop for Permit {
 }
 
 /// The unit of the per-client limit: the IPv4 address, or the IPv6 /64.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(super) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

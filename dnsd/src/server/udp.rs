@@ -107,7 +107,9 @@ async fn send(
 ) -> io::Result<usize> {
     if pktinfo {
         socket
-            .async_io(Interest::WRITABLE, || sys::send(socket, message, client, dest))
+            .async_io(Interest::WRITABLE, || {
+                sys::send(socket, message, client, dest)
+            })
             .await
     } else {
         socket.send_to(message, client).await

@@ -245,7 +245,7 @@ mod tests {
         // owner = pointer to the question
         assert_eq!(&b[33..35], &[0xC0, 12]);
         // RDATA: "mail" then a pointer to "Example.com" at 16.
-        assert_eq!(&b[43..50], &[4, b'm', b'a', b'i', b'l', 0xC0, 16]);
+        assert_eq!(&b[45..52], &[4, b'm', b'a', b'i', b'l', 0xC0, 16]);
     }
 
     #[test]

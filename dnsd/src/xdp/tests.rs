@@ -224,6 +224,14 @@ fn empty_object_means_not_built() {
 }
 
 #[test]
+fn program_and_error_are_send_and_sync() {
+    // The daemon shares the program (counters at scrape time) across tasks.
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<XdpProgram>();
+    assert_send_sync::<XdpError>();
+}
+
+#[test]
 fn counter_names_are_unique_and_in_range() {
     let mut seen = BTreeMap::new();
     for &(index, name) in COUNTER_NAMES {

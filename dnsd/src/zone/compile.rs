@@ -2,7 +2,7 @@
 //! [`Snapshot`]. All semantic checks live here, each reported with the
 //! source line of the record concerned.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -263,6 +263,19 @@ fn split_tinydns(
     (inputs, diags)
 }
 
+/// True if a proper ancestor of the lower-cased wire name `key`, longer
+/// than the apex, is in `cuts`.
+fn strictly_below_any(key: &[u8], apex_len: usize, cuts: &HashSet<Box<[u8]>>) -> bool {
+    let mut pos = 1 + key.first().copied().unwrap_or(0) as usize;
+    while key.len().saturating_sub(pos) > apex_len {
+        if cuts.contains(&key[pos..]) {
+            return true;
+        }
+        pos += 1 + key[pos] as usize;
+    }
+    false
+}
+
 /// Builds one zone, pushing its diagnostics. `None` if it cannot be served.
 fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
     let ZoneInput {
@@ -407,15 +420,13 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
 
     // Delegations: names with NS below the apex; everything below them is
     // glue (A/AAAA) or occluded.
-    let cuts: Vec<Name> = order
+    let cuts: HashSet<Box<[u8]>> = order
         .iter()
         .filter(|k| **k != apex_key)
-        .filter_map(|k| {
-            let n = &pending[k];
-            n.sets.iter().any(|s| s.0 == Rtype::NS).then(|| n.name.clone())
-        })
+        .filter(|k| pending[*k].sets.iter().any(|s| s.0 == Rtype::NS))
+        .cloned()
         .collect();
-    let is_below_cut = |name: &Name| cuts.iter().any(|c| name != c && name.is_subdomain_of(c));
+    let is_below_cut = |name: &Name| strictly_below_any(name.to_lowercase().as_wire(), apex_key.len(), &cuts);
     for key in &order {
         let node = &pending[key];
         if is_below_cut(&node.name) {
@@ -425,7 +436,7 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
                     format!("{} {} is below a delegation and will not be served", node.name, s.0),
                 ));
             }
-        } else if cuts.iter().any(|c| c == &node.name) {
+        } else if cuts.contains(key) {
             for s in node.sets.iter().filter(|s| !matches!(s.0, Rtype::NS | Rtype::DS)) {
                 diags.push(Diagnostic::warning(
                     s.2.clone(),
@@ -464,8 +475,11 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
                 break;
             }
             let akey: Box<[u8]> = anc.to_lowercase().as_wire().into();
-            if nodes.contains_key(&akey) || order.contains(&akey) && pending.contains_key(&akey) {
-                continue;
+            if nodes.contains_key(&akey) {
+                break; // its ancestors exist already
+            }
+            if pending.contains_key(&akey) {
+                continue; // a real node, inserted in its turn
             }
             nodes.insert(
                 akey,

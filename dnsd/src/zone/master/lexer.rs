@@ -105,7 +105,9 @@ impl<'a> Lexer<'a> {
                     });
                     return;
                 }
-                Some(b'\\') if !matches!(self.text.as_bytes().get(self.pos + 1), None | Some(b'\n')) => {
+                Some(b'\\')
+                    if !matches!(self.text.as_bytes().get(self.pos + 1), None | Some(b'\n')) =>
+                {
                     self.pos += 2
                 }
                 None | Some(b'\n') => {

@@ -16,10 +16,10 @@
 //! single line `. 0 IN TYPEnnn <rdata tokens>`:
 //!
 //! - Its records carry no position, only its errors do: the entry splitter
-//!   ([`lexer`]) keeps the line of every token.
+//!   (`lexer`) keeps the line of every token.
 //! - After an error its scanner is "in an invalid state" and must not be
 //!   used again, so one bad line would hide all later ones: entries are cut
-//!   by [`lexer`] and each gets a fresh `Zonefile`.
+//!   by `lexer` and each gets a fresh `Zonefile`.
 //! - It cannot tell an explicit TTL from an inherited one, so it cannot
 //!   apply the default-TTL rule or warn about a missing `$TTL`; it does not
 //!   know TTL units (`1h`, `2d`); it keeps TTLs with the top bit set.
@@ -27,13 +27,15 @@
 //! - It accepts classes other than IN.
 //! - `$INCLUDE` is only reported back (path and origin) to the caller, who
 //!   must read the file, restore the origin afterwards and guard against
-//!   loops; that is done here, as is `$ORIGIN` and `$TTL` bookkeeping.
+//!   loops; that is done here, as is `$ORIGIN` and `$TTL` bookkeeping. Its
+//!   `$INCLUDE` file name also keeps the closing quote of a quoted name, so
+//!   the name is decoded here with `domain`'s symbol decoder.
 //! - A free-standing `@` is the origin only in owner position; in RDATA it
 //!   becomes the label `@` (RFC 1035 §5.1 says it denotes the origin
 //!   anywhere). `@` is replaced here in the name fields of the types that
-//!   have them (see [`name_fields`]).
+//!   have them (see `name_fields`).
 //! - An empty label (`a..b`) is not rejected but yields broken wire bytes;
-//!   owner names and the name fields of [`name_fields`] are checked here.
+//!   owner names and the name fields of `name_fields` are checked here.
 //! - SPF has no presentation format in `domain`: it is read as TXT.
 
 mod lexer;
@@ -48,6 +50,7 @@ use bytes::Bytes;
 use domain::base::iana::{Class as DClass, Rtype as DRtype};
 use domain::base::name::Name as DName;
 use domain::base::rdata::ComposeRecordData;
+use domain::base::scan::Symbol;
 use domain::zonefile::inplace::{Entry as DEntry, Zonefile};
 
 use self::lexer::{Entry, Lexer, Token};
@@ -301,13 +304,29 @@ impl Loader {
         if self.stack.contains(&key) {
             return self.error(
                 at,
-                format!("$INCLUDE {}: include loop, the file is already being read", target.display()),
+                format!(
+                    "$INCLUDE {}: include loop, the file is already being read",
+                    target.display()
+                ),
+            );
+        }
+        if let Ok(meta) = std::fs::metadata(&target)
+            && !meta.is_file()
+        {
+            return self.error(
+                at,
+                format!("$INCLUDE {}: not a regular file", target.display()),
             );
         }
         let file: Arc<Path> = Arc::from(target.as_path());
         let text = match read_text(&target, &file, &mut self.out.diagnostics) {
             Ok(t) => t,
-            Err(e) => return self.error(at, format!("$INCLUDE {}: cannot read: {e}", target.display())),
+            Err(e) => {
+                return self.error(
+                    at,
+                    format!("$INCLUDE {}: cannot read: {e}", target.display()),
+                );
+            }
         };
         self.stack.push(key);
         self.load(&text, &file, origin);
@@ -360,7 +379,9 @@ impl Loader {
                     ctx.last_owner = Some(owner.clone());
                     (owner, &tokens[1..])
                 }
-                Err(e) => return self.error(at, format!("bad owner name {}: {e}", first.display())),
+                Err(e) => {
+                    return self.error(at, format!("bad owner name {}: {e}", first.display()));
+                }
             }
         };
 
@@ -386,10 +407,8 @@ impl Loader {
                 Some(Ctr::Ttl(v)) if ttl.is_none() => ttl = Some(v),
                 Some(Ctr::Class(c)) if !class_seen => {
                     if c != DClass::IN {
-                        return self.error(
-                            at,
-                            format!("class {} is not supported, only IN", tok.text),
-                        );
+                        return self
+                            .error(at, format!("class {} is not supported, only IN", tok.text));
                     }
                     class_seen = true;
                 }
@@ -398,16 +417,20 @@ impl Loader {
                     break;
                 }
                 Some(Ctr::Ttl(_)) | Some(Ctr::Class(_)) => {
-                    return self.error(at, format!("TTL or class given twice at {}", tok.display()));
+                    return self
+                        .error(at, format!("TTL or class given twice at {}", tok.display()));
                 }
-                None if ttl.is_some() || class_seen || !entry.indented && i == 0 => {
-                    return self.error(at, format!("unknown record type {}", tok.display()));
-                }
-                None => {
+                None if tok.quoted => {
                     return self.error(
                         at,
-                        format!("expected a TTL, class or record type, found {}", tok.display()),
+                        format!(
+                            "expected a TTL, class or record type, found {}",
+                            tok.display()
+                        ),
                     );
+                }
+                None => {
+                    return self.error(at, format!("unknown record type {}", tok.display()));
                 }
             }
         }
@@ -420,7 +443,10 @@ impl Loader {
         if rtype.is_meta() {
             return self.error(
                 ctx.at(type_tok.line),
-                format!("{} is a meta type and cannot appear in a zone", type_tok.text),
+                format!(
+                    "{} is a meta type and cannot appear in a zone",
+                    type_tok.text
+                ),
             );
         }
 
@@ -547,18 +573,19 @@ fn resolve_name(tok: &Token<'_>, ctx: &FileCtx) -> Result<Name, String> {
     Name::from_wire(name.as_slice()).map_err(|e| e.to_string())
 }
 
-/// Decodes the file name of `$INCLUDE` (quotes and escapes) through `domain`.
+/// Decodes the file name of `$INCLUDE` (escapes) with `domain`'s symbol
+/// decoder. (Its `$INCLUDE` parsing keeps the closing quote of a quoted
+/// name without escapes, so the entry is not handed to it.)
 fn include_path(tok: &Token<'_>) -> Result<String, String> {
-    let mut line = String::with_capacity(tok.text.len() + 12);
-    line.push_str("$INCLUDE ");
-    tok.push_to(&mut line);
-    line.push('\n');
-    let mut zf = Zonefile::from(line.as_str());
-    match zf.next_entry() {
-        Ok(Some(DEntry::Include { path, .. })) if !path.is_empty() => Ok(path.as_str().to_string()),
-        Ok(_) => Err("empty file name".to_string()),
-        Err(e) => Err(domain_message(&e.to_string()).to_string()),
+    let mut chars = tok.text.chars();
+    let mut out = String::with_capacity(tok.text.len());
+    while let Some(sym) = Symbol::from_chars(&mut chars).map_err(|e| e.to_string())? {
+        out.push(sym.into_char().map_err(|e| e.to_string())?);
     }
+    if out.is_empty() {
+        return Err("empty file name".to_string());
+    }
+    Ok(out)
 }
 
 /// RDATA fields that hold domain names, by position in the presentation
@@ -594,9 +621,17 @@ fn rdata(
 ) -> Result<Rdata, (u32, String)> {
     let label = type_tok.text.to_ascii_uppercase();
     let unknown_form = toks.first().is_some_and(|t| t.is("\\#"));
-    let fields = if unknown_form { &[][..] } else { name_fields(rtype) };
+    let fields = if unknown_form {
+        &[][..]
+    } else {
+        name_fields(rtype)
+    };
     // SPF (RFC 7208 §3.1) has TXT's format, which `domain` does not know for it.
-    let scan_as = if rtype == Rtype::SPF { Rtype::TXT } else { rtype };
+    let scan_as = if rtype == Rtype::SPF {
+        Rtype::TXT
+    } else {
+        rtype
+    };
 
     let mut line = format!(". 0 IN TYPE{}", scan_as.0);
     // (offset in `line`, source line) of every token, to place errors.
@@ -611,8 +646,12 @@ fn rdata(
                 line.push_str(&ctx.origin.to_string());
                 continue;
             }
-            check_labels(tok.text)
-                .map_err(|e| (tok.line, format!("bad {label} RDATA: {e} in {}", tok.display())))?;
+            check_labels(tok.text).map_err(|e| {
+                (
+                    tok.line,
+                    format!("bad {label} RDATA: {e} in {}", tok.display()),
+                )
+            })?;
         }
         tok.push_to(&mut line);
     }
@@ -626,10 +665,13 @@ fn rdata(
         Ok(_) => return Err((type_tok.line, format!("bad {label} RDATA"))),
         Err(e) => {
             let text = e.to_string();
-            let pos = error_offset(&text);
+            // `domain` points at or after the end of the token it rejects
+            // (often at the start of the next one, or past the line break),
+            // so the culprit is the last token starting before that point.
+            let pos = error_offset(&text).unwrap_or(usize::MAX);
             let src_line = marks
                 .iter()
-                .take_while(|(off, _)| pos.is_none_or(|p| *off <= p))
+                .take_while(|(off, _)| *off < pos)
                 .last()
                 .map_or(type_tok.line, |(_, l)| *l);
             let msg = domain_message(&text);
@@ -664,11 +706,14 @@ fn domain_message(text: &str) -> &str {
     }
 }
 
-/// The 0-based byte offset in the (single) line that `domain`'s error
-/// points at.
+/// The 0-based byte offset in the single line given to `domain` that its
+/// error points at; past the end if it points beyond the line break.
 fn error_offset(text: &str) -> Option<usize> {
     let mut parts = text.splitn(3, ':');
-    let _line = parts.next()?;
+    let line: usize = parts.next()?.parse().ok()?;
     let col: usize = parts.next()?.parse().ok()?;
+    if line > 1 {
+        return Some(usize::MAX);
+    }
     col.checked_sub(1)
 }

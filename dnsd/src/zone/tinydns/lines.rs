@@ -3,11 +3,11 @@
 //! reported, then push records in tinydns's order.
 
 use crate::wire::name::Name;
-use crate::wire::rdata::{Rdata, RdataError, Rtype, Soa};
+use crate::wire::rdata::{Rdata, Rtype, Soa};
 
 use super::decode::{self, show};
 use super::{Line, TinyOptions};
-use crate::zone::source::LocationDef;
+use crate::zone::source::{LocationDef, TinyAttrs};
 
 /// TTL of `.` and `&` records (NS and glue A).
 const TTL_NS: u32 = 259_200;
@@ -31,7 +31,7 @@ const TXT_CHUNK: usize = 127;
 pub(super) fn soa_ns(l: &mut Line<'_>, opts: &TinyOptions) {
     let owner = l.name(0, "name");
     let ip = l.ipv4_opt(1);
-    let server = l.x_name(2, b"ns", owner.as_ref());
+    let server = l.x_name(2, b"ns", "NS name", owner.as_ref());
     let ttl = l.ttl(3, TTL_NS);
     let attrs = l.attrs(4, 5);
     let (Some(owner), Some(server)) = (owner, server) else {
@@ -62,7 +62,7 @@ pub(super) fn soa_ns(l: &mut Line<'_>, opts: &TinyOptions) {
 pub(super) fn ns(l: &mut Line<'_>, _: &TinyOptions) {
     let owner = l.name(0, "name");
     let ip = l.ipv4_opt(1);
-    let server = l.x_name(2, b"ns", owner.as_ref());
+    let server = l.x_name(2, b"ns", "NS name", owner.as_ref());
     let ttl = l.ttl(3, TTL_NS);
     let attrs = l.attrs(4, 5);
     let (Some(owner), Some(server)) = (owner, server) else {
@@ -142,7 +142,7 @@ fn address6(l: &mut Line<'_>, with_ptr: bool) {
 pub(super) fn mx(l: &mut Line<'_>, _: &TinyOptions) {
     let owner = l.name(0, "name");
     let ip = l.ipv4_opt(1);
-    let exchange = l.x_name(2, b"mx", owner.as_ref());
+    let exchange = l.x_name(2, b"mx", "MX exchanger", owner.as_ref());
     let preference = l.u16_or(3, "distance", 0);
     let ttl = l.ttl(4, TTL_POSITIVE);
     let attrs = l.attrs(5, 6);
@@ -160,7 +160,7 @@ pub(super) fn mx(l: &mut Line<'_>, _: &TinyOptions) {
 }
 
 /// TXT RDATA from decoded text: character-strings of at most 127 bytes, as
-/// tinydns cuts them. Empty text gives `None` (the caller decides).
+/// tinydns cuts them. Empty text gives empty RDATA (the caller decides).
 fn txt_rdata(text: &[u8]) -> Vec<u8> {
     let mut data = Vec::with_capacity(text.len() + text.len() / TXT_CHUNK + 1);
     for chunk in text.chunks(TXT_CHUNK) {
@@ -223,10 +223,7 @@ pub(super) fn cname(l: &mut Line<'_>, _: &TinyOptions) {
     }
 }
 
-fn owner_target(
-    l: &mut Line<'_>,
-    what: &str,
-) -> Option<(Name, Name, u32, crate::zone::source::TinyAttrs)> {
+fn owner_target(l: &mut Line<'_>, what: &str) -> Option<(Name, Name, u32, TinyAttrs)> {
     let owner = l.name(0, "name");
     let target = l.name(1, what);
     let ttl = l.ttl(2, TTL_POSITIVE);
@@ -292,20 +289,25 @@ pub(super) fn generic(l: &mut Line<'_>, _: &TinyOptions) {
             .and_then(|v| u16::try_from(v).ok())
             .map(Rtype)
     };
-    if let Some(rtype) = rtype {
+    // A refused type is reported once, without also checking its RDATA.
+    let rtype = rtype.filter(|&rtype| {
         if let Some(instead) = prohibited(rtype.0) {
             l.error(format!(
                 "`:` lines with type {} ({rtype}) are prohibited by tinydns-data; {instead}",
                 rtype.0
             ));
+            false
         } else if rtype.is_meta() {
             l.error(format!(
                 "type {} ({rtype}) is a meta or query type and cannot be stored in a \
                  zone (RFC 6895 §3.1)",
                 rtype.0
             ));
+            false
+        } else {
+            true
         }
-    }
+    });
     let field = l.field(2);
     let data = decode::unescape(field)
         .map_err(|e| l.error(format!("RDATA \"{}\": {e}", show(field))))
@@ -323,7 +325,6 @@ pub(super) fn generic(l: &mut Line<'_>, _: &TinyOptions) {
     }
     match Rdata::from_wire(rtype, &data) {
         Ok(rdata) => l.push(owner, ttl, rdata, &attrs),
-        Err(RdataError::MetaType(_)) => {} // reported above
         Err(e) => l.error(format!("type {} RDATA: {e}", rtype.0)),
     }
 }

@@ -98,8 +98,9 @@ fn parse_line(raw: &[u8], origin: Origin, opts: &TinyOptions, out: &mut Parsed) 
     }
     let Some(&(_, count, handler)) = LINE_TYPES.iter().find(|(k, _, _)| *k == kind) else {
         let message = match kind {
-            b' ' | b'\t' => "unrecognized leading character: lines must not start with whitespace"
-                .to_string(),
+            b' ' | b'\t' => {
+                "unrecognized leading character: lines must not start with whitespace".to_string()
+            }
             b'N' => "N (NAPTR) lines are not supported; write the record as a `:` line \
                      with type 35"
                 .to_string(),
@@ -184,14 +185,14 @@ impl<'a> Line<'a> {
     /// The server name of `.`, `&` and `@` lines by the x rule (§2): `x` with
     /// a dot is a name as written; otherwise it is the label `x` (if any)
     /// before `infix` (`ns` or `mx`) and the owner.
-    fn x_name(&mut self, i: usize, infix: &[u8], owner: Option<&Name>) -> Option<Name> {
+    fn x_name(&mut self, i: usize, infix: &[u8], what: &str, owner: Option<&Name>) -> Option<Name> {
         let field = self.field(i);
         if field.contains(&b'.') {
-            return self.name(i, "server name");
+            return self.name(i, what);
         }
         let owner = owner?; // its error is already reported
         let what = format!(
-            "server name \"{}\" (x rule: x.{}.{owner})",
+            "{what} \"{}\" (x rule: x.{}.{owner})",
             show(field),
             show(infix)
         );

@@ -64,6 +64,7 @@ fn clean(text: &str) -> Vec<SourceRecord> {
 /// contains `fragment`; and no records from that line.
 fn rejects(text: &str, line: u32, fragment: &str) {
     let p = run(text);
+    let text = text.get(..80).unwrap_or(text);
     let errs = errors(&p);
     assert_eq!(errs.len(), 1, "{text:?}: {errs:?}");
     assert_eq!(errs[0].0, line, "{text:?}: {errs:?}");
@@ -74,8 +75,7 @@ fn rejects(text: &str, line: u32, fragment: &str) {
     );
     assert!(
         p.records.iter().all(|r| r.origin.line != line),
-        "{text:?}: records from a bad line: {:?}",
-        p.records
+        "{text:?}: records from a bad line"
     );
 }
 
@@ -142,7 +142,10 @@ fn dot_line_soa_ns_and_glue() {
         ]
     );
     assert!(r.iter().all(|r| r.tiny == Some(NO_ATTRS)));
-    assert!(r.iter().all(|r| r.origin.line == 1 && &*r.origin.file == Path::new("data")));
+    assert!(
+        r.iter()
+            .all(|r| r.origin.line == 1 && &*r.origin.file == Path::new("data"))
+    );
 }
 
 #[test]
@@ -174,7 +177,10 @@ fn dot_line_ttl_zero_gives_soa_ttl_zero_and_no_ip_no_a() {
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].ttl, 0);
     assert_eq!(r[0].rdata.rtype(), Rtype::SOA);
-    assert_eq!((r[1].ttl, &r[1].rdata), (0, &Rdata::Ns(name("ns1.example.info"))));
+    assert_eq!(
+        (r[1].ttl, &r[1].rdata),
+        (0, &Rdata::Ns(name("ns1.example.info")))
+    );
 }
 
 #[test]
@@ -258,7 +264,10 @@ fn equals_line_a_and_ptr() {
 #[test]
 fn plus_line() {
     let r = clean("+www.example.info:192.0.2.11:60");
-    assert_eq!(simple(&r), vec![(name("www.example.info"), 60, a("192.0.2.11"))]);
+    assert_eq!(
+        simple(&r),
+        vec![(name("www.example.info"), 60, a("192.0.2.11"))]
+    );
     let r = clean("+www.example.info:192.0.2.11");
     assert_eq!(r[0].ttl, 86400);
 }
@@ -336,7 +345,10 @@ fn colon_line_aaaa() {
         ":gen.example.info:28:\\040\\001\\015\\270\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\001",
     );
     let ip: Ipv6Addr = "2001:db8::1".parse().unwrap();
-    assert_eq!(simple(&r), vec![(name("gen.example.info"), 86400, Rdata::Aaaa(ip))]);
+    assert_eq!(
+        simple(&r),
+        vec![(name("gen.example.info"), 86400, Rdata::Aaaa(ip))]
+    );
 }
 
 #[test]
@@ -359,7 +371,9 @@ fn colon_line_other_types() {
         })
     );
     // SRV through a `:` line is structured by Rdata::from_wire.
-    let r = clean(":_sip._tcp.example.info:33:\\000\\001\\000\\002\\023\\304\\003sip\\007example\\004info\\000");
+    let r = clean(
+        ":_sip._tcp.example.info:33:\\000\\001\\000\\002\\023\\304\\003sip\\007example\\004info\\000",
+    );
     assert_eq!(
         r[0].rdata,
         Rdata::Srv {
@@ -488,7 +502,10 @@ fn parse_file_reads_bytes_and_reports_io_errors() {
 fn three_and_six_lines() {
     let r = clean("3v6.example.info:20010db8000000000000000000000001:300");
     let ip: Ipv6Addr = "2001:db8::1".parse().unwrap();
-    assert_eq!(simple(&r), vec![(name("v6.example.info"), 300, Rdata::Aaaa(ip))]);
+    assert_eq!(
+        simple(&r),
+        vec![(name("v6.example.info"), 300, Rdata::Aaaa(ip))]
+    );
 
     let r = clean("6v6.example.info:20010DB8000000000000000000000001");
     assert_eq!(
@@ -502,8 +519,16 @@ fn three_and_six_lines() {
             ),
         ]
     );
-    rejects("3v6.example.info:2001:db8::1", 1, "32 hex digits");
-    rejects("3v6.example.info:20010db800000000000000000000001", 1, "32 hex digits");
+    rejects(
+        "3v6.example.info:0123456789abcdef0123456789abcdeg",
+        1,
+        "32 hex digits",
+    );
+    rejects(
+        "3v6.example.info:20010db800000000000000000000001",
+        1,
+        "32 hex digits",
+    );
     rejects("6v6.example.info:", 1, "missing IPv6 address");
 }
 
@@ -552,17 +577,36 @@ fn s_line_srv() {
 #[test]
 fn malformed_table() {
     rejects("+bad-ip.example.info:300.2.3.4", 1, "octet 300 above 255");
-    rejects("+ttlx.example.info:192.0.2.81:300x", 1, "TTL \"300x\" is not a decimal number");
-    rejects("+badttl.example.info:192.0.2.79:abc", 1, "TTL \"abc\" is not a decimal number");
-    rejects("Ccrlf.example.info:a.crlf.test\r\n", 1, "dos2unix");
-    rejects("# ok\n +lead.example.info:192.0.2.1", 2, "must not start with whitespace");
     rejects(
-        &format!("+ok.example:192.0.2.1\n+{}.example.info:192.0.2.1", "a".repeat(64)),
+        "+ttlx.example.info:192.0.2.81:300x",
+        1,
+        "TTL \"300x\" is not a decimal number",
+    );
+    rejects(
+        "+badttl.example.info:192.0.2.79:abc",
+        1,
+        "TTL \"abc\" is not a decimal number",
+    );
+    rejects("Ccrlf.example.info:a.crlf.test\r\n", 1, "dos2unix");
+    rejects(
+        "# ok\n +lead.example.info:192.0.2.1",
+        2,
+        "must not start with whitespace",
+    );
+    rejects(
+        &format!(
+            "+ok.example:192.0.2.1\n+{}.example.info:192.0.2.1",
+            "a".repeat(64)
+        ),
         2,
         "longer than 63 bytes",
     );
     rejects(":t.example.info:5:\\001a", 1, "`C` lines");
-    rejects(":t.example.info:65536:x", 1, "record type \"65536\" is above the maximum 65535");
+    rejects(
+        ":t.example.info:65536:x",
+        1,
+        "record type \"65536\" is above the maximum 65535",
+    );
 }
 
 #[test]
@@ -591,13 +635,20 @@ fn strict_1_carriage_return_anywhere() {
     rejects("\r", 1, "dos2unix");
     // Each CRLF line is reported.
     let p = run("+a.example:192.0.2.1\r\n+b.example:192.0.2.2\r\n");
-    assert_eq!(errors(&p).iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        errors(&p).iter().map(|e| e.0).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
 }
 
 #[test]
 fn strict_leading_characters() {
     rejects("\t+a.example:192.0.2.1", 1, "whitespace");
-    rejects("X+a.example:192.0.2.1", 1, "unrecognized leading character 'X'");
+    rejects(
+        "X+a.example:192.0.2.1",
+        1,
+        "unrecognized leading character 'X'",
+    );
     rejects("\u{7f}a", 1, "unrecognized leading character '\\x7f'");
     rejects("Nfoo.example:1:2:u:E2U+sip:!^.*$!sip:x@y!:", 1, "type 35");
 }
@@ -626,15 +677,39 @@ fn strict_2_ipv4() {
 
 #[test]
 fn strict_3_numbers() {
-    rejects("+a.example:192.0.2.1:2147483648", 1, "above the maximum 2147483647");
-    rejects("+a.example:192.0.2.1:99999999999999999999999", 1, "above the maximum");
+    rejects(
+        "+a.example:192.0.2.1:2147483648",
+        1,
+        "above the maximum 2147483647",
+    );
+    rejects(
+        "+a.example:192.0.2.1:99999999999999999999999",
+        1,
+        "above the maximum",
+    );
     rejects("+a.example:192.0.2.1:-1", 1, "not a decimal number");
     rejects("+a.example:192.0.2.1: 60", 1, "not a decimal number");
-    rejects("@a.example::mx1:65536", 1, "distance \"65536\" is above the maximum 65535");
-    rejects("@a.example::mx1:1x", 1, "distance \"1x\" is not a decimal number");
-    rejects("Za.example:ns.a.example:h.a.example:4294967296", 1, "SOA serial");
+    rejects(
+        "@a.example::mx1:65536",
+        1,
+        "distance \"65536\" is above the maximum 65535",
+    );
+    rejects(
+        "@a.example::mx1:1x",
+        1,
+        "distance \"1x\" is not a decimal number",
+    );
+    rejects(
+        "Za.example:ns.a.example:h.a.example:4294967296",
+        1,
+        "SOA serial",
+    );
     rejects("Za.example:ns.a.example:h.a.example:1:x", 1, "SOA refresh");
-    rejects("Za.example:ns.a.example:h.a.example:1:1:1:1:1:2147483648", 1, "TTL");
+    rejects(
+        "Za.example:ns.a.example:h.a.example:1:1:1:1:1:2147483648",
+        1,
+        "TTL",
+    );
     rejects(":a.example:abc:x", 1, "record type \"abc\"");
     rejects(":a.example::x", 1, "missing record type");
     // A colon in TXT text shifts the fields; the message says so.
@@ -647,7 +722,11 @@ fn strict_3_numbers() {
 #[test]
 fn strict_4_names() {
     let long = "a".repeat(64);
-    rejects(&format!("+{long}.example:192.0.2.1"), 1, "longer than 63 bytes");
+    rejects(
+        &format!("+{long}.example:192.0.2.1"),
+        1,
+        "longer than 63 bytes",
+    );
     rejects(&format!("Ca.example:{long}.example"), 1, "CNAME target");
     rejects(&format!("&a.example::{long}"), 1, "longer than 63 bytes");
     rejects(&format!("@a.example::{long}"), 1, "longer than 63 bytes");
@@ -656,17 +735,29 @@ fn strict_4_names() {
     rejects(&format!("+{too_long}:192.0.2.1"), 1, "more than 255");
     rejects(&format!("^x.example:{too_long}"), 1, "more than 255");
     // The x rule can push a name over the limit.
-    let near = [label.as_str(), label.as_str(), label.as_str(), "cccccccccccccccccccccccccccc"].join(".");
+    let near = [
+        label.as_str(),
+        label.as_str(),
+        label.as_str(),
+        &"c".repeat(59),
+    ]
+    .join(".");
     assert!(run(&format!("+{near}:192.0.2.1")).diagnostics.is_empty());
     rejects(&format!("&{near}::x"), 1, "name");
     rejects("+a..example:192.0.2.1", 1, "empty label");
     rejects("+.a.example:192.0.2.1", 1, "empty label");
     rejects("+a.example..:192.0.2.1", 1, "empty label");
-    rejects(":192.0.2.1", 1, "missing name");
+    rejects("+:192.0.2.1", 1, "missing name");
     rejects("Ca.example:", 1, "missing CNAME target");
     rejects("Za.example::h.a.example", 1, "missing SOA MNAME");
     // 63-byte labels and a 255-byte name are fine.
-    let max = [label.as_str(), label.as_str(), label.as_str(), &"d".repeat(61)].join(".");
+    let max = [
+        label.as_str(),
+        label.as_str(),
+        label.as_str(),
+        &"d".repeat(61),
+    ]
+    .join(".");
     let r = clean(&format!("+{max}.:192.0.2.1"));
     assert_eq!(r[0].owner.wire_len(), 255);
     // The root.
@@ -677,7 +768,10 @@ fn strict_4_names() {
 #[test]
 fn strict_5_timestamps() {
     let r = clean("+a.example:192.0.2.1::4000000070000000");
-    assert_eq!(r[0].tiny.as_ref().unwrap().timestamp, Some(0x4000_0000_7000_0000));
+    assert_eq!(
+        r[0].tiny.as_ref().unwrap().timestamp,
+        Some(0x4000_0000_7000_0000)
+    );
     for bad in [
         "400000007000000",
         "40000000700000000",
@@ -686,7 +780,11 @@ fn strict_5_timestamps() {
         "0x00000070000000",
         "4000000070000000 x",
     ] {
-        rejects(&format!("+a.example:192.0.2.1::{bad}"), 1, "exactly 16 lower-case hex digits");
+        rejects(
+            &format!("+a.example:192.0.2.1::{bad}"),
+            1,
+            "exactly 16 lower-case hex digits",
+        );
     }
 }
 
@@ -711,7 +809,11 @@ fn strict_6_colon_types() {
     }
     rejects(":a.example:1:\\300\\000\\002", 1, "must be 4 bytes, not 3");
     rejects(":a.example:1:", 1, "must be 4 bytes, not 0");
-    rejects(":a.example:28:\\001\\002\\003\\004", 1, "must be 16 bytes, not 4");
+    rejects(
+        ":a.example:28:\\001\\002\\003\\004",
+        1,
+        "must be 16 bytes, not 4",
+    );
     rejects(":a.example:33:\\000\\001", 1, "type 33 RDATA");
     rejects(":a.example:16:\\005abc", 1, "type 16 RDATA");
     let r = clean(":a.example:1:\\300\\000\\002\\001\n:a.example:256:anything\n:a.example:65535:x");
@@ -721,7 +823,11 @@ fn strict_6_colon_types() {
 
 #[test]
 fn location_codes() {
-    rejects("+a.example:192.0.2.1:::abc", 1, "location code \"abc\" is longer than 2 bytes");
+    rejects(
+        "+a.example:192.0.2.1:::abc",
+        1,
+        "location code \"abc\" is longer than 2 bytes",
+    );
     rejects("%abc:10", 1, "longer than 2 bytes");
     rejects("%:10", 1, "missing location code");
     let r = clean("+a.example:192.0.2.1:::\\x");
@@ -742,6 +848,7 @@ fn every_error_is_reported() {
     let lines: Vec<u32> = errs.iter().map(|e| e.0).collect();
     // Line 3 has four bad fields, each reported.
     assert_eq!(lines, vec![1, 3, 3, 3, 3, 5, 6], "{errs:?}");
+    assert!(errs[6].1.contains("`C` lines"));
     assert!(errs[1].1.contains("empty label"));
     assert!(errs[2].1.contains("TTL"));
     assert!(errs[3].1.contains("timestamp"));
@@ -758,7 +865,8 @@ fn every_error_is_reported() {
 #[test]
 fn escapes() {
     // \056 and \. are dots inside a label; \072 is a colon; \\ a backslash.
-    let r = clean("+a\\056b.example:192.0.2.1\n+c\\.d.example:192.0.2.1\n+e\\072f.example:192.0.2.1");
+    let r =
+        clean("+a\\056b.example:192.0.2.1\n+c\\.d.example:192.0.2.1\n+e\\072f.example:192.0.2.1");
     let first: Vec<&[u8]> = r.iter().filter_map(|r| r.owner.first_label()).collect();
     assert_eq!(first, vec![&b"a.b"[..], b"c.d", b"e:f"]);
     assert_eq!(r[0].owner.label_count(), 2);
@@ -779,11 +887,16 @@ fn escapes() {
 fn x_rule() {
     let ns = |text: &str| -> Name {
         let r = clean(text);
-        match &r[0].rdata {
-            Rdata::Ns(n) => n.clone(),
-            Rdata::Mx { exchange, .. } => exchange.clone(),
-            other => panic!("{other:?}"),
-        }
+        let targets: Vec<Name> = r
+            .iter()
+            .filter_map(|r| match &r.rdata {
+                Rdata::Ns(n) => Some(n.clone()),
+                Rdata::Mx { exchange, .. } => Some(exchange.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(targets.len(), 1, "{text}");
+        targets[0].clone()
     };
     assert_eq!(ns("&example.com::ns1.other.net"), name("ns1.other.net"));
     assert_eq!(ns("&example.com::ns1.other.net."), name("ns1.other.net"));
@@ -793,7 +906,10 @@ fn x_rule() {
     assert_eq!(ns(".example.com::b"), name("b.ns.example.com"));
     assert_eq!(ns("@example.com::mx1"), name("mx1.mx.example.com"));
     assert_eq!(ns("@example.com::"), name("mx.example.com"));
-    assert_eq!(ns("@example.com::mail.example.com"), name("mail.example.com"));
+    assert_eq!(
+        ns("@example.com::mail.example.com"),
+        name("mail.example.com")
+    );
     // An escaped dot does not count: the label is "a.b".
     let n = ns("&example.com::a\\056b");
     assert_eq!(n.first_label(), Some(&b"a.b"[..]));
@@ -857,7 +973,11 @@ fn txt_is_cut_into_127_byte_strings() {
     assert_eq!(data.len(), 130);
     assert_eq!((data[0], data[128]), (127, 1));
     // RDATA over 65535 bytes is refused.
-    rejects(&format!("'t.example:{}", "x".repeat(65_000)), 1, "more than 65535");
+    rejects(
+        &format!("'t.example:{}", "x".repeat(65_100)),
+        1,
+        "more than 65535",
+    );
 }
 
 #[test]
@@ -885,7 +1005,13 @@ fn extra_fields_are_ignored_with_a_warning() {
 fn line_numbers_count_every_line() {
     let p = run("# 1\n\n-3\n+a.example:192.0.2.1\n\n+b.example:bad");
     assert_eq!(p.records[0].origin.line, 4);
-    assert_eq!(errors(&p), vec![(6, "IPv4 address \"bad\" is not an IPv4 address (expected a.b.c.d)")]);
+    assert_eq!(
+        errors(&p),
+        vec![(
+            6,
+            "IPv4 address \"bad\" is not an IPv4 address (expected a.b.c.d)"
+        )]
+    );
 }
 
 // ---- no panics ----
@@ -893,12 +1019,7 @@ fn line_numbers_count_every_line() {
 const TYPE_CHARS: &[u8] = b".&=+@'^CZ:%-#36SN";
 
 fn line_strategy() -> impl Strategy<Value = Vec<u8>> {
-    let alphabet = prop::sample::select(
-        b"0123456789abcdefAF.:\\\r\t x*-_\x00\xff"
-            .iter()
-            .copied()
-            .collect::<Vec<u8>>(),
-    );
+    let alphabet = prop::sample::select(b"0123456789abcdefAF.:\\\r\t x*-_\x00\xff".to_vec());
     (
         prop::sample::select(TYPE_CHARS.to_vec()),
         prop::collection::vec(prop_oneof![alphabet, any::<u8>()], 0..200),
