@@ -85,7 +85,10 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            listen: vec!["127.0.0.1:53".parse().expect("literal"), "[::1]:53".parse().expect("literal")],
+            listen: vec![
+                "127.0.0.1:53".parse().expect("literal"),
+                "[::1]:53".parse().expect("literal"),
+            ],
             udp_sockets: 0,
             edns_udp_size: 1232,
             tcp_idle_timeout_ms: 10_000,
@@ -172,7 +175,9 @@ impl Config {
             message,
         };
         if self.server.listen.is_empty() {
-            return Err(invalid("server.listen is empty: nothing to serve on".into()));
+            return Err(invalid(
+                "server.listen is empty: nothing to serve on".into(),
+            ));
         }
         if self.server.edns_udp_size < 512 {
             return Err(invalid("server.edns_udp_size must be at least 512".into()));
@@ -187,9 +192,8 @@ impl Config {
                     )));
                 }
                 (Some(name), _) => {
-                    Name::parse_text(name).map_err(|e| {
-                        invalid(format!("zone #{}: bad name {name:?}: {e}", i + 1))
-                    })?;
+                    Name::parse_text(name)
+                        .map_err(|e| invalid(format!("zone #{}: bad name {name:?}: {e}", i + 1)))?;
                 }
                 _ => {}
             }
@@ -228,7 +232,10 @@ mod tests {
         assert_eq!(c.server.listen.len(), 2);
         assert_eq!(c.zones[1].format, ZoneFormat::Tinydns);
         assert_eq!(c.zones[1].wildcards, WildcardMode::Tinydns);
-        assert_eq!(c.zone_path(&c.zones[0]), Path::new("/etc/dnsd/example.org.zone"));
+        assert_eq!(
+            c.zone_path(&c.zones[0]),
+            Path::new("/etc/dnsd/example.org.zone")
+        );
         assert_eq!(c.server.edns_udp_size, 1232);
     }
 

@@ -5,6 +5,6 @@
 pub mod config;
 pub mod engine;
 pub mod server;
-pub mod xdp;
 pub mod wire;
+pub mod xdp;
 pub mod zone;

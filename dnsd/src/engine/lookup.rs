@@ -87,7 +87,10 @@ impl<'a> Answer<'a> {
 /// Where a name lands inside one zone.
 enum Step<'a> {
     /// The name exists (or a wildcard was found for it); `wildcard` tells which.
-    Found { node: &'a Node, wildcard: bool },
+    Found {
+        node: &'a Node,
+        wildcard: bool,
+    },
     /// At or below a delegation point.
     Referral(&'a Node),
     NxDomain,
@@ -231,7 +234,7 @@ fn resolve_in_zone<'a>(zone: &'a Zone, lower: &[u8], apex_pos: usize, qtype: Rty
 fn wildcard_below<'a>(zone: &'a Zone, encloser: &'a Node) -> Step<'a> {
     let mut key = Vec::with_capacity(2 + encloser.name.wire_len());
     key.extend_from_slice(b"\x01*");
-    key.extend_from_slice(&encloser.name.to_lowercase().as_wire()[..]);
+    key.extend_from_slice(encloser.name.to_lowercase().as_wire());
     match zone.node(&key) {
         Some(node) => Step::Found {
             node,
@@ -252,7 +255,10 @@ fn tinydns_wildcard<'a>(
 ) -> Step<'a> {
     let mut key = Vec::with_capacity(lower.len() + 2);
     let ancestors = starts.iter().skip(1).copied().chain(std::iter::once(
-        starts.last().map(|&s| s + 1 + lower[s] as usize).unwrap_or(0),
+        starts
+            .last()
+            .map(|&s| s + 1 + lower[s] as usize)
+            .unwrap_or(0),
     ));
     for start in ancestors {
         key.clear();

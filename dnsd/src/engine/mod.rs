@@ -79,7 +79,13 @@ impl Engine {
 impl Responder for Engine {
     fn respond(&self, request: &Request<'_>, out: &mut Vec<u8>) -> bool {
         let snapshot = self.snapshot.load();
-        respond(&snapshot, &self.settings, request.message, request.transport, out)
+        respond(
+            &snapshot,
+            &self.settings,
+            request.message,
+            request.transport,
+            out,
+        )
     }
 }
 

@@ -182,7 +182,12 @@ const TXT: u16 = 16;
 fn checklist_1_2_header_echo() {
     let s = snapshot();
     // Z, AD, CD set in the query; RD set.
-    let r = ask(&s, &query(0xBEEF, 0x0100 | 0x0070, "www.EXAMPLE.info", A, None), false).unwrap();
+    let r = ask(
+        &s,
+        &query(0xBEEF, 0x0100 | 0x0070, "www.EXAMPLE.info", A, None),
+        false,
+    )
+    .unwrap();
     let mut raw = Vec::new();
     respond(
         &s,
@@ -195,7 +200,10 @@ fn checklist_1_2_header_echo() {
     // QR AA RD; no RA, Z, AD, CD.
     assert_eq!(r.flags, 0x8000 | 0x0400 | 0x0100);
     // Question echoed byte for byte, letter case kept.
-    assert_eq!(&raw[12..12 + 18], Name::parse_text("www.EXAMPLE.info").unwrap().as_wire());
+    assert_eq!(
+        &raw[12..12 + 18],
+        Name::parse_text("www.EXAMPLE.info").unwrap().as_wire()
+    );
     // Owner is a pointer to the question.
     assert_eq!(&raw[12 + 18 + 4..12 + 18 + 6], &[0xC0, 0x0C]);
 }
@@ -363,7 +371,12 @@ fn tinydns_wildcard_mode() {
     let mut input = zone_of(
         "example.info",
         vec![
-            rec("*.example.info", 300, Rdata::Cname(n("subspace.example.info")), 2),
+            rec(
+                "*.example.info",
+                300,
+                Rdata::Cname(n("subspace.example.info")),
+                2,
+            ),
             a("subspace.example.info", [198, 51, 100, 7], 3),
             a("www.example.info", [192, 0, 2, 11], 4),
             a("pink.floyd.u.example.info", [192, 0, 2, 12], 5),
@@ -412,7 +425,15 @@ fn big_snapshot() -> Snapshot {
     for i in 0..40u8 {
         recs.push(a("big.example.com", [192, 0, 2, i], 3 + i as u32));
     }
-    recs.push(rec("mx.example.com", 300, Rdata::Mx { preference: 1, exchange: n("big.example.com") }, 50));
+    recs.push(rec(
+        "mx.example.com",
+        300,
+        Rdata::Mx {
+            preference: 1,
+            exchange: n("big.example.com"),
+        },
+        50,
+    ));
     compile_inputs(vec![zone_of("example.com", recs)], Vec::new())
         .unwrap()
         .snapshot

@@ -367,7 +367,10 @@ mod tests {
     #[test]
     fn parse_and_display_round_trip() {
         assert_eq!(n("www.Example.com").to_string(), "www.Example.com.");
-        assert_eq!(n("www.example.com.").as_wire(), b"\x03www\x07example\x03com\x00");
+        assert_eq!(
+            n("www.example.com.").as_wire(),
+            b"\x03www\x07example\x03com\x00"
+        );
         assert_eq!(n(".").as_wire(), b"\x00");
         assert_eq!(n("a\\.b.c").label_count(), 2);
         assert_eq!(n("a\\046b.c").first_label(), Some(&b"a.b"[..]));

@@ -114,14 +114,13 @@ pub fn parse(msg: &[u8]) -> Result<Query, Rejection> {
     if header.is_response() {
         return Err(Rejection::Drop);
     }
-    let err = |rcode: u16, question: Option<(Question, usize)>, edns: Option<Edns>| {
-        Rejection::Error {
+    let err =
+        |rcode: u16, question: Option<(Question, usize)>, edns: Option<Edns>| Rejection::Error {
             header,
             rcode,
             question,
             edns,
-        }
-    };
+        };
 
     // One question at most (RFC 9619); parse it before judging the opcode
     // so that NOTIMP can echo it.
@@ -242,7 +241,12 @@ fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
 }
 
 /// Follows a compressed name from `pos`, every pointer strictly backwards.
-fn validate_pointed_name(msg: &[u8], mut pos: usize, mut limit: usize, mut total: usize) -> Option<()> {
+fn validate_pointed_name(
+    msg: &[u8],
+    mut pos: usize,
+    mut limit: usize,
+    mut total: usize,
+) -> Option<()> {
     loop {
         let len = *msg.get(pos)? as usize;
         match len & 0xC0 {
@@ -333,7 +337,13 @@ pub(crate) mod tests {
     use super::*;
 
     /// Builds a query: header fields, question, optional OPT.
-    pub(crate) fn query(id: u16, flags: u16, qname: &str, qtype: u16, opt: Option<&[u8]>) -> Vec<u8> {
+    pub(crate) fn query(
+        id: u16,
+        flags: u16,
+        qname: &str,
+        qtype: u16,
+        opt: Option<&[u8]>,
+    ) -> Vec<u8> {
         let mut m = Vec::new();
         m.extend_from_slice(&id.to_be_bytes());
         m.extend_from_slice(&flags.to_be_bytes());
@@ -406,7 +416,10 @@ pub(crate) mod tests {
         let over = [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 4, 0, 100, 0, 9];
         assert_eq!(rcode_of(&query(1, 0, "a", 1, Some(&over))), rcode::FORMERR);
         let cookie = [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 7, 0, 10, 0, 3, 1, 2, 3];
-        assert_eq!(rcode_of(&query(1, 0, "a", 1, Some(&cookie))), rcode::FORMERR);
+        assert_eq!(
+            rcode_of(&query(1, 0, "a", 1, Some(&cookie))),
+            rcode::FORMERR
+        );
         // Checklist 8: label type 0x40, pointer in the question, truncation.
         let mut bad = query(1, 0, "a", 1, None);
         bad[12] = 0x41;

@@ -139,7 +139,10 @@ pub enum Rdata {
         target: Name,
     },
     /// Any other type: uncompressed RDATA bytes, served as they are.
-    Other { rtype: Rtype, data: Box<[u8]> },
+    Other {
+        rtype: Rtype,
+        data: Box<[u8]>,
+    },
 }
 
 /// Why RDATA bytes do not fit their type.

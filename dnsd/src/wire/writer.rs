@@ -240,7 +240,11 @@ mod tests {
         w.put_bytes(n("WWW.Example.com").as_wire());
         w.register_name_at(12);
         w.put_u32(0x0001_0001);
-        w.put_record(&n("www.example.com"), 60, &Rdata::Cname(n("mail.example.COM")));
+        w.put_record(
+            &n("www.example.com"),
+            60,
+            &Rdata::Cname(n("mail.example.COM")),
+        );
         let b = w.bytes();
         // owner = pointer to the question
         assert_eq!(&b[33..35], &[0xC0, 12]);

@@ -152,7 +152,10 @@ fn tinydns_serial(zc: &ZoneConfig, path: &Path) -> u32 {
 /// Time of the last commit touching `path`, if it is in a git work tree
 /// and unmodified.
 fn git_commit_time(path: &Path) -> Option<u32> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let file = path.file_name()?;
     let clean = std::process::Command::new("git")
         .arg("-C")
@@ -245,7 +248,10 @@ fn split_tinydns(
             Some((i, _)) => by_apex[i].push(r),
             None if only.is_none() => diags.push(Diagnostic::warning(
                 r.origin.clone(),
-                format!("{} is in no zone of this file (no SOA above it); ignored", r.owner),
+                format!(
+                    "{} is in no zone of this file (no SOA above it); ignored",
+                    r.owner
+                ),
             )),
             None => {}
         }
@@ -276,6 +282,15 @@ fn strictly_below_any(key: &[u8], apex_len: usize, cuts: &HashSet<Box<[u8]>>) ->
     false
 }
 
+/// An RRset being collected: its TTL so far, where it was first seen, and
+/// its records with their duplicate-detection keys.
+struct PendingSet {
+    rtype: Rtype,
+    ttl: u32,
+    origin: Origin,
+    rdatas: Vec<(Vec<u8>, Rdata)>,
+}
+
 /// Builds one zone, pushing its diagnostics. `None` if it cannot be served.
 fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
     let ZoneInput {
@@ -291,7 +306,7 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
     struct Pending {
         name: Name,
         // (rtype, ttl, first origin, rdatas with their dedup keys)
-        sets: Vec<(Rtype, u32, Origin, Vec<(Vec<u8>, Rdata)>)>,
+        sets: Vec<PendingSet>,
     }
     let mut pending: HashMap<Box<[u8]>, Pending> = HashMap::new();
     let mut order: Vec<Box<[u8]>> = Vec::new();
@@ -323,25 +338,30 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
         });
         let rtype = r.rdata.rtype();
         let dedup = r.rdata.dedup_key();
-        match node.sets.iter_mut().find(|s| s.0 == rtype) {
+        match node.sets.iter_mut().find(|s| s.rtype == rtype) {
             Some(set) => {
-                if set.1 != r.ttl {
-                    let low = set.1.min(r.ttl);
+                if set.ttl != r.ttl {
+                    let low = set.ttl.min(r.ttl);
                     diags.push(Diagnostic::warning(
                         r.origin.clone(),
                         format!(
                             "TTL {} differs from {} of the {rtype} RRset at {} (first at line {}); using {low} (RFC 2181 §5.2)",
-                            r.ttl, set.1, r.owner, set.2.line
+                            r.ttl, set.ttl, r.owner, set.origin.line
                         ),
                     ));
-                    set.1 = low;
+                    set.ttl = low;
                 }
                 // Duplicate RRs collapse into one (RFC 2181 §5).
-                if !set.3.iter().any(|(k, _)| *k == dedup) {
-                    set.3.push((dedup, r.rdata));
+                if !set.rdatas.iter().any(|(k, _)| *k == dedup) {
+                    set.rdatas.push((dedup, r.rdata));
                 }
             }
-            None => node.sets.push((rtype, r.ttl, r.origin.clone(), vec![(dedup, r.rdata)])),
+            None => node.sets.push(PendingSet {
+                rtype,
+                ttl: r.ttl,
+                origin: r.origin.clone(),
+                rdatas: vec![(dedup, r.rdata)],
+            }),
         }
     }
 
@@ -353,7 +373,7 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
         ));
         return None;
     };
-    match apex_node.sets.iter().find(|s| s.0 == Rtype::SOA) {
+    match apex_node.sets.iter().find(|s| s.rtype == Rtype::SOA) {
         None => {
             diags.push(Diagnostic::error(
                 zone_origin.clone(),
@@ -361,16 +381,19 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
             ));
             return None;
         }
-        Some(s) if s.3.len() > 1 => {
+        Some(s) if s.rdatas.len() > 1 => {
             diags.push(Diagnostic::error(
-                s.2.clone(),
-                format!("zone {apex} has {} different SOA records; exactly one is allowed", s.3.len()),
+                s.origin.clone(),
+                format!(
+                    "zone {apex} has {} different SOA records; exactly one is allowed",
+                    s.rdatas.len()
+                ),
             ));
             return None;
         }
         Some(_) => {}
     }
-    if !apex_node.sets.iter().any(|s| s.0 == Rtype::NS) {
+    if !apex_node.sets.iter().any(|s| s.rtype == Rtype::NS) {
         diags.push(Diagnostic::warning(
             zone_origin.clone(),
             format!("zone {apex} has no NS records at its apex"),
@@ -380,20 +403,20 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
     // Per-name checks.
     for key in &order {
         let node = &pending[key];
-        let at = |rt: Rtype| node.sets.iter().find(|s| s.0 == rt);
+        let at = |rt: Rtype| node.sets.iter().find(|s| s.rtype == rt);
         if let Some(cname) = at(Rtype::CNAME) {
-            if cname.3.len() > 1 {
+            if cname.rdatas.len() > 1 {
                 diags.push(Diagnostic::error(
-                    cname.2.clone(),
+                    cname.origin.clone(),
                     format!("{} has more than one CNAME", node.name),
                 ));
             }
-            if let Some(other) = node.sets.iter().find(|s| s.0 != Rtype::CNAME) {
+            if let Some(other) = node.sets.iter().find(|s| s.rtype != Rtype::CNAME) {
                 diags.push(Diagnostic::error(
-                    other.2.clone(),
+                    other.origin.clone(),
                     format!(
                         "{} has a CNAME (line {}) and other data ({}); a CNAME must stand alone (RFC 2181 §10.1)",
-                        node.name, cname.2.line, other.0
+                        node.name, cname.origin.line, other.rtype
                     ),
                 ));
             }
@@ -402,7 +425,7 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
             for rt in [Rtype::NS, Rtype::DNAME] {
                 if let Some(s) = at(rt) {
                     diags.push(Diagnostic::warning(
-                        s.2.clone(),
+                        s.origin.clone(),
                         format!("{rt} at wildcard owner {} (RFC 4592 §4.2, §4.4)", node.name),
                     ));
                 }
@@ -412,7 +435,7 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
             && let Some(soa) = at(Rtype::SOA)
         {
             diags.push(Diagnostic::error(
-                soa.2.clone(),
+                soa.origin.clone(),
                 format!("SOA at {}, which is not the apex of zone {apex}", node.name),
             ));
         }
@@ -423,26 +446,38 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
     let cuts: HashSet<Box<[u8]>> = order
         .iter()
         .filter(|k| **k != apex_key)
-        .filter(|k| pending[*k].sets.iter().any(|s| s.0 == Rtype::NS))
+        .filter(|k| pending[*k].sets.iter().any(|s| s.rtype == Rtype::NS))
         .cloned()
         .collect();
-    let is_below_cut = |name: &Name| strictly_below_any(name.to_lowercase().as_wire(), apex_key.len(), &cuts);
+    let is_below_cut =
+        |name: &Name| strictly_below_any(name.to_lowercase().as_wire(), apex_key.len(), &cuts);
     for key in &order {
         let node = &pending[key];
         if is_below_cut(&node.name) {
-            for s in node.sets.iter().filter(|s| s.0 != Rtype::A && s.0 != Rtype::AAAA) {
+            for s in node
+                .sets
+                .iter()
+                .filter(|s| s.rtype != Rtype::A && s.rtype != Rtype::AAAA)
+            {
                 diags.push(Diagnostic::warning(
-                    s.2.clone(),
-                    format!("{} {} is below a delegation and will not be served", node.name, s.0),
+                    s.origin.clone(),
+                    format!(
+                        "{} {} is below a delegation and will not be served",
+                        node.name, s.rtype
+                    ),
                 ));
             }
         } else if cuts.contains(key) {
-            for s in node.sets.iter().filter(|s| !matches!(s.0, Rtype::NS | Rtype::DS)) {
+            for s in node
+                .sets
+                .iter()
+                .filter(|s| !matches!(s.rtype, Rtype::NS | Rtype::DS))
+            {
                 diags.push(Diagnostic::warning(
-                    s.2.clone(),
+                    s.origin.clone(),
                     format!(
                         "{} {} is at a delegation point and will not be served",
-                        node.name, s.0
+                        node.name, s.rtype
                     ),
                 ));
             }
@@ -459,10 +494,10 @@ fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
         let mut rrsets: Vec<RRset> = p
             .sets
             .into_iter()
-            .map(|(rtype, ttl, _, rdatas)| RRset {
-                rtype,
-                ttl,
-                rdatas: rdatas.into_iter().map(|(_, rd)| rd).collect(),
+            .map(|set| RRset {
+                rtype: set.rtype,
+                ttl: set.ttl,
+                rdatas: set.rdatas.into_iter().map(|(_, rd)| rd).collect(),
             })
             .collect();
         rrsets.sort_by_key(|r| r.rtype);
@@ -604,7 +639,12 @@ pub(crate) mod tests {
             vec![
                 a("www.example.com", [192, 0, 2, 1], 3),
                 a("WWW.example.com", [192, 0, 2, 1], 4),
-                rec("www.example.com", 60, Rdata::A(Ipv4Addr::new(192, 0, 2, 2)), 5),
+                rec(
+                    "www.example.com",
+                    60,
+                    Rdata::A(Ipv4Addr::new(192, 0, 2, 2)),
+                    5,
+                ),
             ],
         ))
         .unwrap();
@@ -613,17 +653,33 @@ pub(crate) mod tests {
         let set = node.rrset(Rtype::A).unwrap();
         assert_eq!(set.rdatas.len(), 2, "duplicate collapsed");
         assert_eq!(set.ttl, 60);
-        assert!(c.warnings.iter().any(|d| d.origin.line == 5 && d.message.contains("RFC 2181 §5.2")));
+        assert!(
+            c.warnings
+                .iter()
+                .any(|d| d.origin.line == 5 && d.message.contains("RFC 2181 §5.2"))
+        );
         assert_eq!(z.records, 2 + 2);
         assert_eq!(z.negative_ttl(), 300);
     }
 
     #[test]
     fn creates_empty_non_terminals() {
-        let c = compile_one(zone_of("example.com", vec![a("a.b.c.example.com", [192, 0, 2, 1], 3)])).unwrap();
+        let c = compile_one(zone_of(
+            "example.com",
+            vec![a("a.b.c.example.com", [192, 0, 2, 1], 3)],
+        ))
+        .unwrap();
         let z = &c.snapshot.zones[0];
-        assert!(z.node(n("b.c.example.com").as_wire()).unwrap().is_empty_nonterminal());
-        assert!(z.node(n("c.example.com").as_wire()).unwrap().is_empty_nonterminal());
+        assert!(
+            z.node(n("b.c.example.com").as_wire())
+                .unwrap()
+                .is_empty_nonterminal()
+        );
+        assert!(
+            z.node(n("c.example.com").as_wire())
+                .unwrap()
+                .is_empty_nonterminal()
+        );
         assert!(z.node(n("x.example.com").as_wire()).is_none());
     }
 
@@ -638,7 +694,11 @@ pub(crate) mod tests {
         ))
         .unwrap_err();
         let msgs: Vec<String> = e.errors().map(|d| d.to_string()).collect();
-        assert!(msgs.iter().any(|m| m.starts_with("test.zone:8: ") && m.contains("CNAME")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("test.zone:8: ") && m.contains("CNAME")),
+            "{msgs:?}"
+        );
     }
 
     #[test]
@@ -649,7 +709,12 @@ pub(crate) mod tests {
             wildcards: WildcardMode::Rfc4592,
             source: PathBuf::from("z"),
         };
-        assert!(compile_one(input).unwrap_err().to_string().contains("1 error"));
+        assert!(
+            compile_one(input)
+                .unwrap_err()
+                .to_string()
+                .contains("1 error")
+        );
         let mut two = zone_of("example.com", vec![]);
         let mut other = soa("example.com", 1000, 300);
         if let Rdata::Soa(s) = &mut other.rdata {
@@ -664,7 +729,12 @@ pub(crate) mod tests {
         let c = compile_one(zone_of(
             "example.com",
             vec![
-                rec("sub.example.com", 300, Rdata::Ns(n("ns.sub.example.com")), 3),
+                rec(
+                    "sub.example.com",
+                    300,
+                    Rdata::Ns(n("ns.sub.example.com")),
+                    3,
+                ),
                 a("ns.sub.example.com", [192, 0, 2, 53], 4),
                 rec("x.sub.example.com", 300, Rdata::Cname(n("y")), 5),
             ],
@@ -673,7 +743,11 @@ pub(crate) mod tests {
         let z = &c.snapshot.zones[0];
         assert!(z.node(n("sub.example.com").as_wire()).unwrap().is_cut);
         assert!(z.node(n("ns.sub.example.com").as_wire()).unwrap().below_cut);
-        assert!(c.warnings.iter().any(|d| d.origin.line == 5 && d.message.contains("below a delegation")));
+        assert!(
+            c.warnings
+                .iter()
+                .any(|d| d.origin.line == 5 && d.message.contains("below a delegation"))
+        );
     }
 
     #[test]
@@ -686,14 +760,25 @@ pub(crate) mod tests {
             ],
         ))
         .unwrap();
-        assert!(c.warnings.iter().any(|d| d.origin.line == 3 && d.message.contains("outside zone")));
-        assert!(c.warnings.iter().any(|d| d.origin.line == 4 && d.message.contains("wildcard")));
+        assert!(
+            c.warnings
+                .iter()
+                .any(|d| d.origin.line == 3 && d.message.contains("outside zone"))
+        );
+        assert!(
+            c.warnings
+                .iter()
+                .any(|d| d.origin.line == 4 && d.message.contains("wildcard"))
+        );
     }
 
     #[test]
     fn zone_index_finds_deepest_zone() {
         let c = compile_inputs(
-            vec![zone_of("example.com", vec![]), zone_of("sub.example.com", vec![])],
+            vec![
+                zone_of("example.com", vec![]),
+                zone_of("sub.example.com", vec![]),
+            ],
             Vec::new(),
         )
         .unwrap();
@@ -702,7 +787,10 @@ pub(crate) mod tests {
         let (z, pos) = s.find_zone(q.as_wire()).unwrap();
         assert_eq!(s.zones[z].apex, n("sub.example.com"));
         assert_eq!(pos, 2);
-        assert_eq!(s.parent_zone(z).map(|(p, _)| s.zones[p].apex.clone()), Some(n("example.com")));
+        assert_eq!(
+            s.parent_zone(z).map(|(p, _)| s.zones[p].apex.clone()),
+            Some(n("example.com"))
+        );
         assert!(s.find_zone(n("example.org").as_wire()).is_none());
     }
 }

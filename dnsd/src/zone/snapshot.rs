@@ -126,7 +126,8 @@ impl Snapshot {
             return None;
         }
         let skip = 1 + first;
-        self.find_zone(&wire[skip..]).map(|(z, pos)| (z, pos + skip))
+        self.find_zone(&wire[skip..])
+            .map(|(z, pos)| (z, pos + skip))
     }
 
     pub fn records(&self) -> usize {
