@@ -200,7 +200,7 @@ impl Response {
     }
 
     /// Records of `section` with type `t`.
-    pub fn of_type<'a>(section: &'a [Rr], t: u16) -> impl Iterator<Item = &'a Rr> {
+    pub fn of_type(section: &[Rr], t: u16) -> impl Iterator<Item = &Rr> {
         section.iter().filter(move |r| r.rtype == t)
     }
 

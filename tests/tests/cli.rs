@@ -524,10 +524,10 @@ fn malformed_packets_never_take_the_server_down() {
             let _ = s.write_all(f);
             let _ = s.shutdown(std::net::Shutdown::Write);
             // Whatever it answers must be well-formed; then it closes.
-            if let TcpOutcome::Response(r) = client::read_frame(&mut s) {
-                if let Err(e) = dnsd_e2e::wire::walk(&r) {
-                    panic!("TCP response to {f:02x?} is malformed: {e}");
-                }
+            if let TcpOutcome::Response(r) = client::read_frame(&mut s)
+                && let Err(e) = dnsd_e2e::wire::walk(&r)
+            {
+                panic!("TCP response to {f:02x?} is malformed: {e}");
             }
         }
     }

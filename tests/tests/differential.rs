@@ -304,7 +304,7 @@ fn special(model: &Model) -> Vec<Case> {
         }
     }
     // 3: QR=1 gets no response.
-    for tr in [Transport::Udp] {
+    for tr in [Transport::Udp, Transport::Tcp] {
         let q = QueryBuilder::new(www, rtype::A).flags(wire::QR);
         v.push(Case::new(&[3], "QR=1 query", &q, tr).expect(Expect::NoResponse));
     }
