@@ -120,9 +120,12 @@ pub fn lookup<'a>(snap: &'a Snapshot, qname: &Name, qtype: Rtype) -> Answer<'a> 
         match resolve_in_zone(zone, &lower, apex_pos, qtype) {
             Step::Referral(cut) => {
                 if hop == 0 {
-                    return referral(snap, zone, cut);
+                    ans = Answer::new(Kind::Referral, rcode::NOERROR, false);
                 }
-                // A chain into a delegation ends here; the resolver follows it.
+                // A chain into a delegation ends with the referral; AA still
+                // follows the first owner (checklist 21), and the resolver
+                // follows the referral.
+                add_referral(snap, zone, cut, &mut ans);
                 return ans;
             }
             Step::NxDomain => {
@@ -280,12 +283,11 @@ fn tinydns_wildcard<'a>(
     }
 }
 
-/// A referral to the delegation at `cut`: AA=0, its NS RRset in authority,
+/// Adds the referral to the delegation at `cut`: its NS RRset in authority,
 /// glue in additional (RFC 1034 §4.3.2 step 3b, RFC 9471).
-fn referral<'a>(snap: &'a Snapshot, zone: &'a Zone, cut: &'a Node) -> Answer<'a> {
-    let mut ans = Answer::new(Kind::Referral, rcode::NOERROR, false);
+fn add_referral<'a>(snap: &'a Snapshot, zone: &'a Zone, cut: &'a Node, ans: &mut Answer<'a>) {
     let Some(ns) = cut.rrset(Rtype::NS) else {
-        return ans;
+        return;
     };
     ans.authority.push(Rr::new(Owner::Name(&cut.name), ns));
     // In-bailiwick glue first: it is required.
@@ -294,8 +296,7 @@ fn referral<'a>(snap: &'a Snapshot, zone: &'a Zone, cut: &'a Node) -> Answer<'a>
         let Some(target) = rd.additional_target() else {
             continue;
         };
-        let below = target.is_subdomain_of(&cut.name);
-        if below {
+        if target.is_subdomain_of(&cut.name) {
             if let Some(node) = zone.node(target.to_lowercase().as_wire()) {
                 push_addresses(&mut ans.additional, node);
             }
@@ -307,7 +308,6 @@ fn referral<'a>(snap: &'a Snapshot, zone: &'a Zone, cut: &'a Node) -> Answer<'a>
     for target in optional {
         push_authoritative_addresses(snap, &mut ans.additional, target);
     }
-    ans
 }
 
 /// A and AAAA for the NS, MX and SRV targets of `set`, from our

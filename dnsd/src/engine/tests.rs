@@ -164,6 +164,7 @@ fn snapshot() -> Snapshot {
             cname("loop2.example.info", "loop1.example.info", 11),
             cname("dangling.example.info", "nothing.sub.www.example.info", 12),
             cname("out.example.info", "www.example.org", 13),
+            cname("tosub.example.info", "host.subdel.example", 14),
         ],
     );
     compile_inputs(vec![example, info], Vec::new())
@@ -326,6 +327,11 @@ fn checklist_21_22_cname_chains() {
     // Out-of-zone target: just the CNAME.
     let r = q(&s, "out.example.info", A);
     assert_eq!((rcode(&r), r.counts), (0, [1, 1, 0, 0]));
+    // Into a delegation: the CNAME, then the referral; AA from the first owner.
+    let r = q(&s, "tosub.example.info", A);
+    assert_eq!((rcode(&r), aa(&r), r.counts), (0, true, [1, 1, 1, 1]));
+    assert_eq!(r.records[1], ("subdel.example.".into(), NS, 300));
+    assert_eq!(r.records[2], ("ns.subdel.example.".into(), A, 300));
     // Per-host wildcard: x.host → host's A.
     let r = q(&s, "a.b.host.example.info", A);
     assert_eq!(r.records[1], ("host.example.info.".into(), A, 300));

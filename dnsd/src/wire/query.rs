@@ -143,19 +143,20 @@ pub fn parse(msg: &[u8]) -> Result<Query, Rejection> {
     }
     if header.qdcount != 1 {
         // Checklist 5, 6 (QDCOUNT 0 with a COOKIE is for later, item 73).
-        let edns = question
-            .as_ref()
-            .and_then(|_| scan_records(msg, pos, &header).ok().flatten());
+        // Echo the OPT if one can be found (checklist 43): skip the other
+        // questions, then look through the records.
+        let mut end = Some(pos);
+        for _ in 1..header.qdcount {
+            end = end.and_then(|p| skip_name(msg, p)).map(|p| p + 4);
+        }
+        let edns = end.and_then(|p| scan_records(msg, p, &header).ok().flatten());
         return Err(err(rcode::FORMERR, question, edns));
     }
     let (q, qlen) = question.ok_or(Rejection::Drop)?;
 
     let edns = match scan_records(msg, pos, &header) {
         Ok(edns) => edns,
-        Err(RecordError::Malformed) => return Err(err(rcode::FORMERR, Some((q, qlen)), None)),
-        Err(RecordError::BadOpt(edns)) => {
-            return Err(err(rcode::FORMERR, Some((q, qlen)), edns));
-        }
+        Err(Malformed(edns)) => return Err(err(rcode::FORMERR, Some((q, qlen)), edns)),
     };
     if let Some(e) = edns
         && e.version != 0
@@ -202,12 +203,10 @@ fn parse_question(msg: &[u8], start: usize) -> Option<(Question, usize)> {
     ))
 }
 
-enum RecordError {
-    Malformed,
-    /// The OPT itself is bad (FORMERR with an OPT, checklist 43) or there
-    /// were two (checklist 38).
-    BadOpt(Option<Edns>),
-}
+/// The records are malformed (checklist 8), or the OPT is (two of them,
+/// or bad options: checklist 38, 43); carries the OPT if one was read, so
+/// that the FORMERR can include one.
+struct Malformed(Option<Edns>);
 
 /// Skips a possibly compressed name, validating pointers: they must point
 /// backwards (so no loops are possible) and labels must be plain.
@@ -274,22 +273,23 @@ fn validate_pointed_name(
 }
 
 /// Walks answer, authority and additional records; returns the OPT.
-fn scan_records(msg: &[u8], mut pos: usize, header: &Header) -> Result<Option<Edns>, RecordError> {
+/// Bytes after the last record make the message malformed (checklist 8).
+fn scan_records(msg: &[u8], mut pos: usize, header: &Header) -> Result<Option<Edns>, Malformed> {
     let before_additional = header.ancount as usize + header.nscount as usize;
     let total = before_additional + header.arcount as usize;
     let mut edns: Option<Edns> = None;
     let mut bad_opt = false;
     for i in 0..total {
         let owner_start = pos;
-        pos = skip_name(msg, pos).ok_or(RecordError::Malformed)?;
-        let fixed = msg.get(pos..pos + 10).ok_or(RecordError::Malformed)?;
+        pos = skip_name(msg, pos).ok_or(Malformed(edns))?;
+        let fixed = msg.get(pos..pos + 10).ok_or(Malformed(edns))?;
         let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
         let class = u16::from_be_bytes([fixed[2], fixed[3]]);
         let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
         let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
         let rdata = msg
             .get(pos + 10..pos + 10 + rdlen)
-            .ok_or(RecordError::Malformed)?;
+            .ok_or(Malformed(edns))?;
         pos += 10 + rdlen;
         if rtype != Rtype::OPT.0 {
             continue;
@@ -307,8 +307,8 @@ fn scan_records(msg: &[u8], mut pos: usize, header: &Header) -> Result<Option<Ed
             edns = Some(this);
         }
     }
-    if bad_opt {
-        return Err(RecordError::BadOpt(edns));
+    if bad_opt || pos != msg.len() {
+        return Err(Malformed(edns));
     }
     Ok(edns)
 }
@@ -404,6 +404,17 @@ pub(crate) mod tests {
         assert_eq!(rcode_of(&m), rcode::FORMERR);
         m[5] = 0;
         assert_eq!(rcode_of(&m[..12]), rcode::FORMERR);
+        // QDCOUNT 0 with an OPT: FORMERR that keeps the OPT.
+        let mut m = query(1, 0, "a", 1, Some(OPT_DO));
+        m[5] = 0;
+        m.drain(12..12 + 7);
+        match parse(&m) {
+            Err(Rejection::Error { rcode, edns, .. }) => {
+                assert_eq!(rcode, rcode::FORMERR);
+                assert!(edns.is_some_and(|e| e.dnssec_ok));
+            }
+            other => panic!("{other:?}"),
+        }
         // Checklist 37: version 1.
         let v1 = [0, 0, 41, 0x10, 0, 0, 1, 0, 0, 0, 0];
         assert_eq!(rcode_of(&query(1, 0, "a", 1, Some(&v1))), rcode::BADVERS);
