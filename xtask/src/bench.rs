@@ -111,33 +111,34 @@ fn compile(records: usize) -> Result<()> {
     let total = generate(&dir, records)?;
     eprintln!("xtask: generated {total} records in {}", dir.display());
 
-    let mut runs = Vec::new();
-    runs.push(measure(
-        "dnsd check",
-        "tinydns data",
-        Command::new(&dnsd)
-            .arg("check")
-            .arg(dir.join("dnsd-tinydns.toml")),
-    )?);
-    runs.push(measure(
-        "tinydns-data",
-        "tinydns data",
-        Command::new("tinydns-data").current_dir(dir.join("tinydns")),
-    )?);
-    runs.push(measure(
-        "dnsd check",
-        "RFC 1035 zone",
-        Command::new(&dnsd)
-            .arg("check")
-            .arg(dir.join("dnsd-rfc1035.toml")),
-    )?);
-    runs.push(measure(
-        "nsd-checkzone",
-        "RFC 1035 zone",
-        Command::new("nsd-checkzone")
-            .arg("bench.example")
-            .arg(dir.join("bench.example.zone")),
-    )?);
+    let runs = vec![
+        measure(
+            "dnsd check",
+            "tinydns data",
+            Command::new(&dnsd)
+                .arg("check")
+                .arg(dir.join("dnsd-tinydns.toml")),
+        )?,
+        measure(
+            "tinydns-data",
+            "tinydns data",
+            Command::new("tinydns-data").current_dir(dir.join("tinydns")),
+        )?,
+        measure(
+            "dnsd check",
+            "RFC 1035 zone",
+            Command::new(&dnsd)
+                .arg("check")
+                .arg(dir.join("dnsd-rfc1035.toml")),
+        )?,
+        measure(
+            "nsd-checkzone",
+            "RFC 1035 zone",
+            Command::new("nsd-checkzone")
+                .arg("bench.example")
+                .arg(dir.join("bench.example.zone")),
+        )?,
+    ];
     let table = report(&runs, total);
     println!("{table}");
     let out = util::workspace_root().join("bench/results");

@@ -15,9 +15,37 @@ pub fn run(args: &[OsString]) -> Result<()> {
         );
     }
     util::run(util::cargo().args(["build", "--workspace"]))?;
-    let tests = util::run(util::cargo().args(["test", "--workspace"]).args(args));
-    // Silent when clean, so cargo test's summary stays the last output; runs
-    // even when tests failed, so one CI run reports both.
-    let clippy = ebpf::clippy();
-    tests.and(clippy)
+    let tests = util::run(
+        util::cargo()
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .args(args),
+    );
+    // The checks below are silent when clean, so cargo test's summary stays
+    // the last output; they run even when tests failed, so one CI run
+    // reports everything.
+    let fmt = util::run_captured(util::cargo().args(["fmt", "--all", "--", "--check"]));
+    let clippy = util::run_captured(util::cargo().args([
+        "clippy",
+        "--quiet",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]));
+    let ebpf_clippy = ebpf::clippy();
+    let fuzz = fuzz_build();
+    tests.and(fmt).and(clippy).and(ebpf_clippy).and(fuzz)
+}
+
+/// The fuzz crate must build (it is not run here: fuzzing has no place in a
+/// CI time budget). The XDP object is not needed for it.
+fn fuzz_build() -> Result<()> {
+    let manifest = util::workspace_root().join("fuzz/Cargo.toml");
+    util::run_captured(
+        util::nightly_cargo()
+            .args(["build", "--quiet", "--bins", "--manifest-path"])
+            .arg(manifest)
+            .env("AYA_BUILD_SKIP", "1"),
+    )
 }

@@ -287,9 +287,7 @@ fn scan_records(msg: &[u8], mut pos: usize, header: &Header) -> Result<Option<Ed
         let class = u16::from_be_bytes([fixed[2], fixed[3]]);
         let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
         let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
-        let rdata = msg
-            .get(pos + 10..pos + 10 + rdlen)
-            .ok_or(Malformed(edns))?;
+        let rdata = msg.get(pos + 10..pos + 10 + rdlen).ok_or(Malformed(edns))?;
         pos += 10 + rdlen;
         if rtype != Rtype::OPT.0 {
             continue;
