@@ -5,21 +5,46 @@
 //! implement [`aya::Pod`].
 #![no_std]
 
+pub mod fastpath;
 pub mod net;
 
 /// Name of the XDP program (the `#[xdp]` function) in the object file.
 pub const PROGRAM_NAME: &str = "dnsd";
+/// Name of the benchmark baseline in the same object: swaps MAC, IP
+/// addresses and UDP ports and returns XDP_TX, nothing else. Never attached.
+pub const PROGRAM_SWAP_NAME: &str = "dnsd_swap";
 
 /// Name of the `Array<Config>` map (one entry, index [`CONFIG_INDEX`]).
 pub const MAP_CONFIG: &str = "CONFIG";
 /// Name of the `PerCpuArray<u64>` counters map ([`COUNTER_SLOTS`] entries).
 pub const MAP_COUNTERS: &str = "COUNTERS";
 
+/// Name of the `ArrayOfMaps` holding the current fast-path table: slot
+/// [`TABLE_SLOT`] holds one `HashMap<fastpath::Key, fastpath::Entry>` with
+/// the exact and node entries *and* the per-zone NXDOMAIN entries (keys of
+/// kind [`KIND_ZONE_NX`]), so one outer lookup per packet yields one whole
+/// version of the table. Reloads build a new inner map and swap the slot.
+pub const MAP_TABLES: &str = "TABLES";
+/// The slot of [`MAP_TABLES`] the program reads.
+pub const TABLE_SLOT: u32 = 0;
+/// `fastpath::Key::kind` of a zone's NXDOMAIN entry inside the [`MAP_TABLES`]
+/// inner map: `name` all zero, `qtype` = the zone index (what
+/// `fastpath::MAP_ZONE_NX` is indexed by).
+pub const KIND_ZONE_NX: u16 = 3;
+/// Name of the `LpmTrie<[u8; 4], u8>` of served IPv4 addresses (/32 keys).
+pub const MAP_ALLOW_V4: &str = "ALLOW_V4";
+/// Name of the `LpmTrie<[u8; 16], u8>` of served IPv6 addresses (/128 keys).
+pub const MAP_ALLOW_V6: &str = "ALLOW_V6";
+/// Capacity of each allow-list trie.
+pub const ALLOW_MAX_ENTRIES: u32 = 1024;
+
 /// Index of the single [`Config`] entry in [`MAP_CONFIG`].
 pub const CONFIG_INDEX: u32 = 0;
 
 /// Port used when the config map was never written (its `dns_port` is 0).
 pub const DEFAULT_DNS_PORT: u16 = 53;
+/// EDNS UDP size used when the config's `edns_udp_size` is 0 (DNS Flag Day 2020).
+pub const DEFAULT_EDNS_UDP_SIZE: u16 = 1232;
 
 /// Runtime configuration of the XDP program, value of the [`MAP_CONFIG`] array.
 ///
@@ -30,16 +55,37 @@ pub const DEFAULT_DNS_PORT: u16 = 53;
 pub struct Config {
     /// UDP destination port served, host byte order; 0 means [`DEFAULT_DNS_PORT`].
     pub dns_port: u16,
+    /// The server's EDNS UDP size (the engine's `edns_udp_size`): the CLASS
+    /// of every OPT sent and the cap on EDNS responses; 0 means
+    /// [`DEFAULT_EDNS_UDP_SIZE`].
+    pub edns_udp_size: u16,
     /// Explicit padding to 8 bytes; always zero. Later flags take bytes from here.
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 4],
 }
 
 impl Config {
-    /// A config serving `dns_port`.
+    /// A config serving `dns_port`, with the default EDNS UDP size.
     pub const fn new(dns_port: u16) -> Self {
         Self {
             dns_port,
-            _pad: [0; 6],
+            edns_udp_size: 0,
+            _pad: [0; 4],
+        }
+    }
+
+    /// This config with the server EDNS UDP size set (must equal the
+    /// engine's `EngineSettings::edns_udp_size`, or answers differ).
+    pub const fn with_edns_udp_size(mut self, edns_udp_size: u16) -> Self {
+        self.edns_udp_size = edns_udp_size;
+        self
+    }
+
+    /// The EDNS UDP size actually used: `edns_udp_size`, or 1232 when unset.
+    pub const fn effective_edns_udp_size(&self) -> u16 {
+        if self.edns_udp_size == 0 {
+            DEFAULT_EDNS_UDP_SIZE
+        } else {
+            self.edns_udp_size
         }
     }
 
@@ -63,15 +109,17 @@ unsafe impl aya::Pod for Config {}
 // Counters: PerCpuArray<u64> named COUNTERS, indexed by the constants below,
 // summed over CPUs in userspace.
 //
-// Every frame increments COUNTER_PACKETS_SEEN and exactly one "outcome"
-// counter: COUNTER_DNS_UDP (today: reached the DNS stage, then passed) or one
-// COUNTER_PASS_* reason. So PACKETS_SEEN == DNS_UDP + sum(PASS_*) until the
-// answering path exists; then DNS_UDP frames split further into ANSWERED_* and
-// DNS-level PASS_* reasons.
+// Every frame increments COUNTER_PACKETS_SEEN and exactly one of
+// COUNTER_DNS_UDP or an L2–L4 COUNTER_PASS_* reason (NOT_IP … BAD_LENGTH).
+// Every COUNTER_DNS_UDP frame then increments exactly one answered-by-kind
+// counter (COUNTER_ANSWERED_BASE + n, from the table entry) or one
+// DNS-level COUNTER_PASS_* reason (NOT_OURS … ADJUST_TAIL). So
+//   PACKETS_SEEN == DNS_UDP + sum(L2–L4 PASS_*)
+//   DNS_UDP      == sum(ANSWERED_*) + sum(DNS-level PASS_*).
 //
 // Index ranges (stable; only append inside a range):
 //   0..16    totals
-//   16..48   answered by kind   (reserved, COUNTER_ANSWERED_BASE)
+//   16..48   answered by kind   (COUNTER_ANSWERED_BASE)
 //   48..96   passed by reason   (COUNTER_PASS_BASE)
 //   96..128  spare
 // ---------------------------------------------------------------------------
@@ -84,10 +132,21 @@ pub const COUNTER_PACKETS_SEEN: u32 = 0;
 /// UDP (IPv4 or IPv6) to the configured DNS port with consistent lengths.
 pub const COUNTER_DNS_UDP: u32 = 1;
 
-/// First index of the "answered by kind" range (reserved for the answer path).
+/// First index of the "answered by kind" range; the table builder puts
+/// `COUNTER_ANSWERED_BASE + kind` into `fastpath::Entry::counter`.
 pub const COUNTER_ANSWERED_BASE: u32 = 16;
 /// Size of the "answered by kind" range.
 pub const COUNTER_ANSWERED_SLOTS: u32 = 32;
+/// Answered: positive answer (exact entry).
+pub const COUNTER_ANSWERED_ANSWER: u32 = COUNTER_ANSWERED_BASE;
+/// Answered: NODATA.
+pub const COUNTER_ANSWERED_NODATA: u32 = COUNTER_ANSWERED_BASE + 1;
+/// Answered: NXDOMAIN.
+pub const COUNTER_ANSWERED_NXDOMAIN: u32 = COUNTER_ANSWERED_BASE + 2;
+/// Answered: synthesised from a wildcard.
+pub const COUNTER_ANSWERED_WILDCARD: u32 = COUNTER_ANSWERED_BASE + 3;
+/// Answered: referral.
+pub const COUNTER_ANSWERED_REFERRAL: u32 = COUNTER_ANSWERED_BASE + 4;
 
 /// First index of the "passed by reason" range.
 pub const COUNTER_PASS_BASE: u32 = 48;
@@ -112,11 +171,57 @@ pub const COUNTER_PASS_NOT_UDP: u32 = COUNTER_PASS_BASE + 6;
 pub const COUNTER_PASS_OTHER_PORT: u32 = COUNTER_PASS_BASE + 7;
 /// IP total/payload length and UDP length disagree with each other or the frame.
 pub const COUNTER_PASS_BAD_LENGTH: u32 = COUNTER_PASS_BASE + 8;
+// DNS-level reasons (after COUNTER_DNS_UDP):
+/// Destination address not in the allow-list (ALLOW_V4 / ALLOW_V6).
+pub const COUNTER_PASS_NOT_OURS: u32 = COUNTER_PASS_BASE + 9;
+/// UDP checksum field 0 (none over IPv4, invalid over IPv6).
+pub const COUNTER_PASS_NO_CHECKSUM: u32 = COUNTER_PASS_BASE + 10;
+/// UDP checksum wrong: the kernel drops such a datagram, we never answer it.
+pub const COUNTER_PASS_BAD_CHECKSUM: u32 = COUNTER_PASS_BASE + 11;
+/// Shorter than a header and a question.
+pub const COUNTER_PASS_SHORT: u32 = COUNTER_PASS_BASE + 12;
+/// QR=1 or opcode not QUERY.
+pub const COUNTER_PASS_NOT_QUERY: u32 = COUNTER_PASS_BASE + 13;
+/// QDCOUNT != 1, ANCOUNT or NSCOUNT != 0, or ARCOUNT > 1.
+pub const COUNTER_PASS_COUNTS: u32 = COUNTER_PASS_BASE + 14;
+/// Question name with a compression pointer, an extended label type
+/// (0x40/0x80) or ending beyond the message.
+pub const COUNTER_PASS_BAD_NAME: u32 = COUNTER_PASS_BASE + 15;
+/// Question name longer than `fastpath::KEY_NAME_LEN` wire bytes.
+pub const COUNTER_PASS_NAME_TOO_LONG: u32 = COUNTER_PASS_BASE + 16;
+/// QCLASS other than IN.
+pub const COUNTER_PASS_QCLASS: u32 = COUNTER_PASS_BASE + 17;
+/// The additional record is not an acceptable OPT (owner not root, not
+/// OPT, version != 0, RDLENGTH != 0: options), or the message has bytes
+/// after the last record.
+pub const COUNTER_PASS_EDNS: u32 = COUNTER_PASS_BASE + 18;
+/// No table loaded yet.
+pub const COUNTER_PASS_NO_TABLE: u32 = COUNTER_PASS_BASE + 19;
+/// No entry for the name nor any ancestor within `MAX_ANCESTORS` (out of
+/// zone, or too deep below the closest encloser).
+pub const COUNTER_PASS_MISS: u32 = COUNTER_PASS_BASE + 20;
+/// The node reached says pass (`NODE_PASS`), or a wildcard without an entry
+/// for the qtype or a NODATA node, or a zone without an NXDOMAIN entry.
+pub const COUNTER_PASS_NODE: u32 = COUNTER_PASS_BASE + 21;
+/// QTYPE answered only from exact entries (DS, ANY, AXFR, IXFR: the engine
+/// treats them specially) and no exact entry.
+pub const COUNTER_PASS_QTYPE: u32 = COUNTER_PASS_BASE + 22;
+/// The response would exceed the client's limit (userspace truncates).
+pub const COUNTER_PASS_TOO_BIG: u32 = COUNTER_PASS_BASE + 23;
+/// The entry is inconsistent (tail or fixups out of range).
+pub const COUNTER_PASS_BAD_ENTRY: u32 = COUNTER_PASS_BASE + 24;
+/// `bpf_xdp_adjust_tail` failed (no tailroom in this driver).
+pub const COUNTER_PASS_ADJUST_TAIL: u32 = COUNTER_PASS_BASE + 25;
 
 /// Index → stable metric label, for every counter defined so far.
 pub const COUNTER_NAMES: &[(u32, &str)] = &[
     (COUNTER_PACKETS_SEEN, "packets_seen"),
     (COUNTER_DNS_UDP, "dns_udp"),
+    (COUNTER_ANSWERED_ANSWER, "answered_answer"),
+    (COUNTER_ANSWERED_NODATA, "answered_nodata"),
+    (COUNTER_ANSWERED_NXDOMAIN, "answered_nxdomain"),
+    (COUNTER_ANSWERED_WILDCARD, "answered_wildcard"),
+    (COUNTER_ANSWERED_REFERRAL, "answered_referral"),
     (COUNTER_PASS_NOT_IP, "pass_not_ip"),
     (COUNTER_PASS_TOO_MANY_VLANS, "pass_too_many_vlans"),
     (COUNTER_PASS_TRUNCATED, "pass_truncated"),
@@ -126,6 +231,23 @@ pub const COUNTER_NAMES: &[(u32, &str)] = &[
     (COUNTER_PASS_NOT_UDP, "pass_not_udp"),
     (COUNTER_PASS_OTHER_PORT, "pass_other_port"),
     (COUNTER_PASS_BAD_LENGTH, "pass_bad_length"),
+    (COUNTER_PASS_NOT_OURS, "pass_not_ours"),
+    (COUNTER_PASS_NO_CHECKSUM, "pass_no_checksum"),
+    (COUNTER_PASS_BAD_CHECKSUM, "pass_bad_checksum"),
+    (COUNTER_PASS_SHORT, "pass_short"),
+    (COUNTER_PASS_NOT_QUERY, "pass_not_query"),
+    (COUNTER_PASS_COUNTS, "pass_counts"),
+    (COUNTER_PASS_BAD_NAME, "pass_bad_name"),
+    (COUNTER_PASS_NAME_TOO_LONG, "pass_name_too_long"),
+    (COUNTER_PASS_QCLASS, "pass_qclass"),
+    (COUNTER_PASS_EDNS, "pass_edns"),
+    (COUNTER_PASS_NO_TABLE, "pass_no_table"),
+    (COUNTER_PASS_MISS, "pass_miss"),
+    (COUNTER_PASS_NODE, "pass_node"),
+    (COUNTER_PASS_QTYPE, "pass_qtype"),
+    (COUNTER_PASS_TOO_BIG, "pass_too_big"),
+    (COUNTER_PASS_BAD_ENTRY, "pass_bad_entry"),
+    (COUNTER_PASS_ADJUST_TAIL, "pass_adjust_tail"),
 ];
 
 /// The metric label of counter `index`, if it is defined.
@@ -143,7 +265,9 @@ pub fn counter_name(index: u32) -> Option<&'static str> {
 const _: () = {
     assert!(COUNTER_ANSWERED_BASE + COUNTER_ANSWERED_SLOTS <= COUNTER_PASS_BASE);
     assert!(COUNTER_PASS_BASE + COUNTER_PASS_SLOTS <= COUNTER_SLOTS);
-    assert!(COUNTER_PASS_BAD_LENGTH < COUNTER_PASS_BASE + COUNTER_PASS_SLOTS);
+    assert!(COUNTER_PASS_ADJUST_TAIL < COUNTER_PASS_BASE + COUNTER_PASS_SLOTS);
+    assert!(COUNTER_ANSWERED_REFERRAL < COUNTER_ANSWERED_BASE + COUNTER_ANSWERED_SLOTS);
+    assert!(KIND_ZONE_NX != fastpath::KIND_EXACT && KIND_ZONE_NX != fastpath::KIND_NODE);
     // Indexes are unique and inside the map.
     let mut i = 0;
     while i < COUNTER_NAMES.len() {
@@ -165,6 +289,13 @@ mod tests {
     fn unset_port_means_53() {
         assert_eq!(Config::default().effective_dns_port(), 53);
         assert_eq!(Config::new(5353).effective_dns_port(), 5353);
+    }
+
+    #[test]
+    fn unset_edns_size_means_1232() {
+        assert_eq!(Config::default().effective_edns_udp_size(), 1232);
+        let c = Config::new(53).with_edns_udp_size(4096);
+        assert_eq!((c.effective_edns_udp_size(), c.dns_port), (4096, 53));
     }
 
     #[test]

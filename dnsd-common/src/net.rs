@@ -16,6 +16,25 @@ pub const IPV4_HLEN: usize = 20;
 pub const IPV6_HLEN: usize = 40;
 /// UDP header.
 pub const UDP_HLEN: usize = 8;
+/// DNS message header.
+pub const DNS_HLEN: usize = 12;
+/// An OPT pseudo-record without options: root owner (1), TYPE, CLASS,
+/// TTL, RDLENGTH.
+pub const OPT_RR_LEN: usize = 11;
+/// RR type OPT.
+pub const TYPE_OPT: u16 = 41;
+/// Class IN.
+pub const CLASS_IN: u16 = 1;
+/// The DO bit in the OPT TTL's flags half (RFC 3225).
+pub const EDNS_DO: u16 = 0x8000;
+/// Header flags: QR.
+pub const DNS_QR: u16 = 0x8000;
+/// Header flags: opcode mask.
+pub const DNS_OPCODE_MASK: u16 = 0x7800;
+/// Header flags: RD.
+pub const DNS_RD: u16 = 0x0100;
+/// Limit of a UDP response to a query without OPT (RFC 1035 §4.2.1).
+pub const PLAIN_UDP_LIMIT: usize = 512;
 
 /// EtherType IPv4.
 pub const ETH_P_IP: u16 = 0x0800;
@@ -161,7 +180,47 @@ impl UdpHdr {
     }
 }
 
+/// DNS message header (RFC 1035 §4.1.1).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DnsHdr {
+    pub id: [u8; 2],
+    pub flags: [u8; 2],
+    pub qdcount: [u8; 2],
+    pub ancount: [u8; 2],
+    pub nscount: [u8; 2],
+    pub arcount: [u8; 2],
+}
+
+impl DnsHdr {
+    #[inline(always)]
+    pub const fn id(&self) -> u16 {
+        u16::from_be_bytes(self.id)
+    }
+    #[inline(always)]
+    pub const fn flags(&self) -> u16 {
+        u16::from_be_bytes(self.flags)
+    }
+    #[inline(always)]
+    pub const fn qdcount(&self) -> u16 {
+        u16::from_be_bytes(self.qdcount)
+    }
+    #[inline(always)]
+    pub const fn ancount(&self) -> u16 {
+        u16::from_be_bytes(self.ancount)
+    }
+    #[inline(always)]
+    pub const fn nscount(&self) -> u16 {
+        u16::from_be_bytes(self.nscount)
+    }
+    #[inline(always)]
+    pub const fn arcount(&self) -> u16 {
+        u16::from_be_bytes(self.arcount)
+    }
+}
+
 const _: () = {
+    assert!(core::mem::size_of::<DnsHdr>() == DNS_HLEN);
     assert!(core::mem::size_of::<EthHdr>() == ETH_HLEN);
     assert!(core::mem::size_of::<VlanHdr>() == VLAN_HLEN);
     assert!(core::mem::size_of::<Ipv4Hdr>() == IPV4_HLEN);

@@ -1,9 +1,11 @@
 //! The XDP program proper (compiled only for `target_arch = "bpf"`).
 //!
-//! It only classifies: Ethernet (up to two 802.1Q/802.1ad tags), IPv4 without
-//! options or fragments / IPv6 with UDP as next header, UDP to the configured
-//! DNS port. Every frame bumps `COUNTER_PACKETS_SEEN` and exactly one outcome
-//! counter, and every frame is passed untouched (XDP_PASS).
+//! Classification: Ethernet (up to two 802.1Q/802.1ad tags), IPv4 without
+//! options or fragments / IPv6 with UDP as next header, UDP to the
+//! configured DNS port with consistent lengths. Such frames go on to
+//! [`crate::answer::respond`], which answers from the fast-path table
+//! (XDP_TX) or passes. Every frame bumps `COUNTER_PACKETS_SEEN` and exactly
+//! one outcome counter (see `dnsd_common`'s counter notes).
 //!
 //! Rules (shared/spec/xdp-fast-path.md §9, §10): bounds check before every
 //! packet access, no panics, no `core::fmt`, no per-packet logging.
@@ -12,39 +14,129 @@ use core::mem;
 
 use aya_ebpf::{
     bindings::xdp_action,
-    macros::{map, xdp},
-    maps::{Array, PerCpuArray},
+    btf_maps::{ArrayOfMaps, HashMap as BtfHashMap},
+    macros::{btf_map, map, xdp},
+    maps::{Array, LpmTrie, PerCpuArray},
     programs::XdpContext,
 };
 use dnsd_common::{
-    CONFIG_INDEX, COUNTER_DNS_UDP, COUNTER_PACKETS_SEEN, COUNTER_PASS_BAD_IP_VERSION,
-    COUNTER_PASS_BAD_LENGTH, COUNTER_PASS_IP_FRAGMENT, COUNTER_PASS_IPV4_OPTIONS,
-    COUNTER_PASS_NOT_IP, COUNTER_PASS_NOT_UDP, COUNTER_PASS_OTHER_PORT,
-    COUNTER_PASS_TOO_MANY_VLANS, COUNTER_PASS_TRUNCATED, COUNTER_SLOTS, Config, DEFAULT_DNS_PORT,
+    ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_DNS_UDP, COUNTER_PACKETS_SEEN,
+    COUNTER_PASS_BAD_IP_VERSION, COUNTER_PASS_BAD_LENGTH, COUNTER_PASS_IP_FRAGMENT,
+    COUNTER_PASS_IPV4_OPTIONS, COUNTER_PASS_NOT_IP, COUNTER_PASS_NOT_UDP, COUNTER_PASS_OTHER_PORT,
+    COUNTER_PASS_TOO_MANY_VLANS, COUNTER_PASS_TRUNCATED, COUNTER_SLOTS, Config,
+    fastpath::{Entry, KEY_NAME_LEN, Key},
     net::{
         ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, EthHdr, IPPROTO_UDP, IPV4_HLEN,
         IPV6_HLEN, Ipv4Hdr, Ipv6Hdr, MAX_VLAN_TAGS, UDP_HLEN, UdpHdr, VLAN_HLEN, VlanHdr,
     },
 };
 
+use crate::answer;
+
 /// Runtime configuration, one entry at `CONFIG_INDEX`; all-zero means defaults.
 #[map(name = "CONFIG")]
-static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+pub(crate) static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
 
 /// Per-CPU counters, indexed by the `dnsd_common::COUNTER_*` constants.
 #[map(name = "COUNTERS")]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
 
+/// Served IPv4 addresses (/32 keys); empty means nothing is answered.
+#[map(name = "ALLOW_V4")]
+pub(crate) static ALLOW_V4: LpmTrie<[u8; 4], u8> = LpmTrie::with_max_entries(ALLOW_MAX_ENTRIES, 0);
+
+/// Served IPv6 addresses (/128 keys); empty means nothing is answered.
+#[map(name = "ALLOW_V6")]
+pub(crate) static ALLOW_V6: LpmTrie<[u8; 16], u8> =
+    LpmTrie::with_max_entries(ALLOW_MAX_ENTRIES, 0);
+
+/// The table an inner map of [`TABLES`] holds: exact, node and zone
+/// NXDOMAIN entries. `1` is only the template's size: the loader creates
+/// each inner map sized from its table (hash inner maps may differ in
+/// `max_entries` since Linux 5.10).
+pub(crate) type Table = BtfHashMap<Key, Entry, 1>;
+
+/// Slot `TABLE_SLOT` holds the current table. The loader fills a new inner
+/// map and swaps it in with one update; a packet reads the slot once, so it
+/// sees one whole version (xdp-fast-path.md §8).
+#[btf_map]
+pub(crate) static TABLES: ArrayOfMaps<Table, 1> = ArrayOfMaps::new();
+
+/// Per-CPU scratch space for key and name buffers (the stack has 512 bytes).
+#[repr(C, align(8))]
+pub(crate) struct Scratch {
+    /// The key of the current lookup.
+    pub key: Key,
+    /// The query name, lower-cased, zero-padded. Bytes from `KEY_NAME_LEN`
+    /// on are never written and stay zero, so a 64-byte window starting
+    /// anywhere in the first half is a zero-padded key name.
+    pub name: [u8; 2 * KEY_NAME_LEN],
+    /// Round-trip slot that hides per-path constants from the verifier.
+    pub spill: u64,
+}
+
+#[map(name = "SCRATCH")]
+pub(crate) static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
 #[xdp]
 pub fn dnsd(ctx: XdpContext) -> u32 {
     count(COUNTER_PACKETS_SEEN);
-    count(classify(&ctx));
-    xdp_action::XDP_PASS
+    let udp = match classify(&ctx) {
+        Ok(udp) => udp,
+        Err(reason) => {
+            count(reason);
+            return xdp_action::XDP_PASS;
+        }
+    };
+    count(COUNTER_DNS_UDP);
+    match answer::respond(&ctx, &udp) {
+        Ok(counter) => {
+            count(counter);
+            xdp_action::XDP_TX
+        }
+        Err(reason) => {
+            count(reason);
+            xdp_action::XDP_PASS
+        }
+    }
+}
+
+/// Benchmark baseline (never attached): swaps MACs, IP addresses and UDP
+/// ports of an untagged UDP frame and sends it back. Checksums stay valid
+/// (swapping words does not change a one's-complement sum).
+#[xdp]
+pub fn dnsd_swap(ctx: XdpContext) -> u32 {
+    match swap(&ctx) {
+        Some(()) => xdp_action::XDP_TX,
+        None => xdp_action::XDP_PASS,
+    }
+}
+
+#[inline(always)]
+fn swap(ctx: &XdpContext) -> Option<()> {
+    let eth = header_mut::<EthHdr>(ctx, 0)?;
+    mem::swap(&mut eth.dst, &mut eth.src);
+    let l4 = match eth.ether_type() {
+        ETH_P_IP => {
+            let ip = header_mut::<Ipv4Hdr>(ctx, ETH_HLEN)?;
+            mem::swap(&mut ip.src, &mut ip.dst);
+            ETH_HLEN + IPV4_HLEN
+        }
+        ETH_P_IPV6 => {
+            let ip = header_mut::<Ipv6Hdr>(ctx, ETH_HLEN)?;
+            mem::swap(&mut ip.src, &mut ip.dst);
+            ETH_HLEN + IPV6_HLEN
+        }
+        _ => return None,
+    };
+    let udp = header_mut::<UdpHdr>(ctx, l4)?;
+    mem::swap(&mut udp.src_port, &mut udp.dst_port);
+    Some(())
 }
 
 /// Adds one to counter `index` on this CPU. Out-of-range indexes are ignored.
 #[inline(always)]
-fn count(index: u32) {
+pub(crate) fn count(index: u32) {
     if let Some(slot) = COUNTERS.get_ptr_mut(index) {
         // SAFETY: the map lookup returned a valid pointer to this CPU's u64
         // slot; XDP programs do not migrate between CPUs while running.
@@ -52,19 +144,19 @@ fn count(index: u32) {
     }
 }
 
-/// The configured DNS port (host order), 53 when the config map is unset.
+/// The configuration (all defaults when the map is unreadable).
 #[inline(always)]
-fn dns_port() -> u16 {
+pub(crate) fn config() -> Config {
     match CONFIG.get(CONFIG_INDEX) {
-        Some(config) => config.effective_dns_port(),
-        None => DEFAULT_DNS_PORT,
+        Some(config) => *config,
+        None => Config::new(0),
     }
 }
 
 /// A header of type `T` at `offset` bytes from the frame start, if the whole
 /// header lies inside the frame. Every `T` has alignment 1.
 #[inline(always)]
-fn header<T>(ctx: &XdpContext, offset: usize) -> Option<&T> {
+pub(crate) fn header<T>(ctx: &XdpContext, offset: usize) -> Option<&T> {
     let start = ctx.data();
     let end = ctx.data_end();
     if start + offset + mem::size_of::<T>() > end {
@@ -75,8 +167,22 @@ fn header<T>(ctx: &XdpContext, offset: usize) -> Option<&T> {
     Some(unsafe { &*((start + offset) as *const T) })
 }
 
+/// Like [`header`], writable.
 #[inline(always)]
-fn frame_len(ctx: &XdpContext) -> usize {
+#[allow(clippy::mut_from_ref)] // the frame belongs to this program run
+pub(crate) fn header_mut<T>(ctx: &XdpContext, offset: usize) -> Option<&mut T> {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    if start + offset + mem::size_of::<T>() > end {
+        return None;
+    }
+    // SAFETY: as for `header`; XDP owns the frame, nothing else aliases it
+    // while the program runs.
+    Some(unsafe { &mut *((start + offset) as *mut T) })
+}
+
+#[inline(always)]
+pub(crate) fn frame_len(ctx: &XdpContext) -> usize {
     ctx.data_end() - ctx.data()
 }
 
@@ -85,11 +191,23 @@ const fn is_vlan(ether_type: u16) -> bool {
     ether_type == ETH_P_8021Q || ether_type == ETH_P_8021AD
 }
 
-/// Returns the outcome counter for this frame.
+/// A UDP datagram to the DNS port, lengths checked.
+pub(crate) struct Udp {
+    /// Offset of the IP header.
+    pub l3: usize,
+    /// Offset of the UDP header.
+    pub l4: usize,
+    /// IPv6 (else IPv4).
+    pub v6: bool,
+    /// UDP length (header included), equal to the IP payload length.
+    pub len: usize,
+}
+
+/// The UDP datagram to the DNS port, or the pass reason.
 #[inline(always)]
-fn classify(ctx: &XdpContext) -> u32 {
+fn classify(ctx: &XdpContext) -> Result<Udp, u32> {
     let Some(eth) = header::<EthHdr>(ctx, 0) else {
-        return COUNTER_PASS_TRUNCATED;
+        return Err(COUNTER_PASS_TRUNCATED);
     };
     let mut ether_type = eth.ether_type();
     let mut l3 = ETH_HLEN;
@@ -98,7 +216,7 @@ fn classify(ctx: &XdpContext) -> u32 {
             break;
         }
         let Some(tag) = header::<VlanHdr>(ctx, l3) else {
-            return COUNTER_PASS_TRUNCATED;
+            return Err(COUNTER_PASS_TRUNCATED);
         };
         ether_type = tag.ether_type();
         l3 += VLAN_HLEN;
@@ -106,35 +224,35 @@ fn classify(ctx: &XdpContext) -> u32 {
     match ether_type {
         ETH_P_IP => ipv4(ctx, l3),
         ETH_P_IPV6 => ipv6(ctx, l3),
-        t if is_vlan(t) => COUNTER_PASS_TOO_MANY_VLANS,
-        _ => COUNTER_PASS_NOT_IP,
+        t if is_vlan(t) => Err(COUNTER_PASS_TOO_MANY_VLANS),
+        _ => Err(COUNTER_PASS_NOT_IP),
     }
 }
 
 #[inline(always)]
-fn ipv4(ctx: &XdpContext, l3: usize) -> u32 {
+fn ipv4(ctx: &XdpContext, l3: usize) -> Result<Udp, u32> {
     let Some(ip) = header::<Ipv4Hdr>(ctx, l3) else {
-        return COUNTER_PASS_TRUNCATED;
+        return Err(COUNTER_PASS_TRUNCATED);
     };
     if ip.version() != 4 {
-        return COUNTER_PASS_BAD_IP_VERSION;
+        return Err(COUNTER_PASS_BAD_IP_VERSION);
     }
     if ip.ihl() != 5 {
-        return COUNTER_PASS_IPV4_OPTIONS;
+        return Err(COUNTER_PASS_IPV4_OPTIONS);
     }
     if ip.is_fragment() {
-        return COUNTER_PASS_IP_FRAGMENT;
+        return Err(COUNTER_PASS_IP_FRAGMENT);
     }
     if ip.protocol != IPPROTO_UDP {
-        return COUNTER_PASS_NOT_UDP;
+        return Err(COUNTER_PASS_NOT_UDP);
     }
     let total_len = ip.total_len() as usize;
     let l4 = l3 + IPV4_HLEN;
     let Some(udp) = header::<UdpHdr>(ctx, l4) else {
-        return COUNTER_PASS_TRUNCATED;
+        return Err(COUNTER_PASS_TRUNCATED);
     };
-    if udp.dst_port() != dns_port() {
-        return COUNTER_PASS_OTHER_PORT;
+    if udp.dst_port() != config().effective_dns_port() {
+        return Err(COUNTER_PASS_OTHER_PORT);
     }
     // Ethernet may pad short frames, so the frame may be longer than the IP
     // packet, never shorter.
@@ -142,38 +260,48 @@ fn ipv4(ctx: &XdpContext, l3: usize) -> u32 {
         || l3 + total_len > frame_len(ctx)
         || udp.length() as usize != total_len - IPV4_HLEN
     {
-        return COUNTER_PASS_BAD_LENGTH;
+        return Err(COUNTER_PASS_BAD_LENGTH);
     }
-    COUNTER_DNS_UDP
+    Ok(Udp {
+        l3,
+        l4,
+        v6: false,
+        len: total_len - IPV4_HLEN,
+    })
 }
 
 #[inline(always)]
-fn ipv6(ctx: &XdpContext, l3: usize) -> u32 {
+fn ipv6(ctx: &XdpContext, l3: usize) -> Result<Udp, u32> {
     let Some(ip) = header::<Ipv6Hdr>(ctx, l3) else {
-        return COUNTER_PASS_TRUNCATED;
+        return Err(COUNTER_PASS_TRUNCATED);
     };
     if ip.version() != 6 {
-        return COUNTER_PASS_BAD_IP_VERSION;
+        return Err(COUNTER_PASS_BAD_IP_VERSION);
     }
     // Extension headers (fragments included) pass: only UDP directly.
     if ip.next_header != IPPROTO_UDP {
-        return COUNTER_PASS_NOT_UDP;
+        return Err(COUNTER_PASS_NOT_UDP);
     }
     let payload_len = ip.payload_len() as usize;
     let l4 = l3 + IPV6_HLEN;
     let Some(udp) = header::<UdpHdr>(ctx, l4) else {
-        return COUNTER_PASS_TRUNCATED;
+        return Err(COUNTER_PASS_TRUNCATED);
     };
-    if udp.dst_port() != dns_port() {
-        return COUNTER_PASS_OTHER_PORT;
+    if udp.dst_port() != config().effective_dns_port() {
+        return Err(COUNTER_PASS_OTHER_PORT);
     }
     if payload_len < UDP_HLEN
         || l4 + payload_len > frame_len(ctx)
         || udp.length() as usize != payload_len
     {
-        return COUNTER_PASS_BAD_LENGTH;
+        return Err(COUNTER_PASS_BAD_LENGTH);
     }
-    COUNTER_DNS_UDP
+    Ok(Udp {
+        l3,
+        l4,
+        v6: true,
+        len: payload_len,
+    })
 }
 
 #[cfg(not(test))]

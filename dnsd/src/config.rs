@@ -54,6 +54,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub defaults: Defaults,
+    #[serde(default)]
+    pub xdp: XdpConfig,
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
     /// Directory relative paths are resolved against (the config file's).
@@ -80,6 +82,9 @@ pub struct ServerConfig {
     pub tcp_max_connections_per_client: usize,
     /// Log every query at info level.
     pub query_log: bool,
+    /// Unix socket for `dnsd stats` and `dnsd reload` (relative paths are
+    /// taken from the config file's directory).
+    pub control_socket: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -96,8 +101,30 @@ impl Default for ServerConfig {
             tcp_max_connections: 512,
             tcp_max_connections_per_client: 32,
             query_log: false,
+            control_socket: PathBuf::from("/run/dnsd/control.sock"),
         }
     }
+}
+
+/// How to attach the XDP program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum XdpMode {
+    /// Native (driver) mode, falling back to generic mode with a warning.
+    #[default]
+    Auto,
+    Native,
+    /// Generic (skb) mode: works on any interface, `lo` included, slower.
+    Generic,
+}
+
+/// The XDP fast path.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XdpConfig {
+    /// Interfaces to attach to; empty means userspace only.
+    pub interfaces: Vec<String>,
+    pub mode: XdpMode,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +228,11 @@ impl Config {
         Ok(())
     }
 
+    /// The control socket's path, resolved against the config's directory.
+    pub fn control_socket(&self) -> PathBuf {
+        self.base_dir.join(&self.server.control_socket)
+    }
+
     /// A zone's file, resolved against the config's directory.
     pub fn zone_path(&self, zone: &ZoneConfig) -> PathBuf {
         self.base_dir.join(&zone.file)
@@ -225,6 +257,9 @@ mod tests {
             format = "tinydns"
             wildcards = "tinydns"
             serial = 7
+            [xdp]
+            interfaces = ["lo"]
+            mode = "generic"
             "#,
             Path::new("/etc/dnsd/dnsd.toml"),
         )
@@ -237,6 +272,9 @@ mod tests {
             Path::new("/etc/dnsd/example.org.zone")
         );
         assert_eq!(c.server.edns_udp_size, 1232);
+        assert_eq!(c.xdp.interfaces, ["lo"]);
+        assert_eq!(c.xdp.mode, XdpMode::Generic);
+        assert_eq!(c.control_socket(), Path::new("/run/dnsd/control.sock"));
     }
 
     #[test]

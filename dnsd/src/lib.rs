@@ -3,7 +3,10 @@
 //! config + zone sources → [`zone::compile`] → one immutable snapshot →
 //! the answer engine and the XDP fast-path table.
 pub mod config;
+pub mod control;
 pub mod engine;
+pub mod fastpath;
+pub mod reload;
 pub mod server;
 pub mod wire;
 pub mod xdp;

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use dnsd::config::Config;
+use dnsd::control;
 use dnsd::engine::{Engine, EngineSettings, Responder};
-use dnsd::server::Server;
+use dnsd::reload::{self, ZoneWatcher};
+use dnsd::server::{Server, ServerStats};
 use dnsd::zone::compile::{self, Compiled};
 use dnsd::zone::snapshot::Snapshot;
 
@@ -28,10 +30,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the configured zones over UDP and TCP until SIGTERM or SIGINT.
-    /// SIGHUP reloads every zone; a zone set that fails to compile leaves the
-    /// old data serving.
+    /// A change to the config or a zone file, or SIGHUP, reloads every zone;
+    /// a zone set that fails to compile leaves the old data serving.
     Serve {
         /// Configuration file.
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print the running daemon's counters (XDP and userspace).
+    Stats {
+        /// Configuration file (names the control socket).
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Ask the running daemon to reload every zone now; prints the outcome.
+    Reload {
+        /// Configuration file (names the control socket).
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
@@ -50,6 +64,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
+        Command::Stats { config } => control_request(&config, "stats"),
+        Command::Reload { config } => control_request(&config, "reload"),
     };
     match result {
         Ok(code) => code,
@@ -89,6 +105,39 @@ fn check(path: &Path) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Sends one command to the running daemon and prints its answer.
+fn control_request(path: &Path, command: &str) -> Result<ExitCode> {
+    let config = Config::load(path)?;
+    let answer = control::request(&config.control_socket(), command)?;
+    print!("{answer}");
+    Ok(if answer.starts_with("error") {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The `stats` answer: one `name value` line per counter.
+fn stats_text(server: &ServerStats) -> String {
+    let s = server.snapshot();
+    let mut out = String::new();
+    for (name, value) in [
+        ("udp_queries", s.udp_queries),
+        ("udp_responses", s.udp_responses),
+        ("udp_errors", s.udp_errors),
+        ("tcp_accepted", s.tcp_accepted),
+        ("tcp_refused", s.tcp_refused),
+        ("tcp_open", s.tcp_open),
+        ("tcp_queries", s.tcp_queries),
+        ("tcp_responses", s.tcp_responses),
+        ("tcp_timeouts", s.tcp_timeouts),
+        ("dropped", s.dropped),
+    ] {
+        out.push_str(&format!("userspace.{name} {value}\n"));
+    }
+    out
 }
 
 fn init_logging(config: &Config) {
@@ -135,6 +184,8 @@ fn serve(path: &Path) -> Result<ExitCode> {
         anyhow::bail!("{}: zone data has errors; not starting", path.display());
     };
     let server = Server::bind(&config.server).context("cannot bind the listen addresses")?;
+    let stats = server.stats();
+    let control_path = config.control_socket();
     let listeners: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
     tracing::info!(
         zones = snapshot.zones.len(),
@@ -155,15 +206,49 @@ fn serve(path: &Path) -> Result<ExitCode> {
         .build()
         .context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
+        // Bound inside the runtime: a tokio UnixListener registers with it.
+        let control_listener = control::bind(&control_path)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let responder: Arc<dyn Responder> = engine.clone();
         let mut server_task = tokio::spawn(server.run(responder, stop_rx));
         let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
         let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        let mut watcher = watch_zones(path, Some(&config));
+        let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<oneshot::Sender<String>>();
+        let handler: control::Handler = Arc::new(move |command: &str| match command {
+            "stats" => stats_text(&stats),
+            "reload" => {
+                let (tx, rx) = oneshot::channel();
+                if reload_tx.send(tx).is_err() {
+                    return "error: shutting down\n".into();
+                }
+                rx.blocking_recv()
+                    .unwrap_or_else(|_| "error: shutting down\n".into())
+            }
+            other => format!("error: unknown command {other:?}; try stats or reload\n"),
+        });
+        let control_task = tokio::spawn(control::serve(control_listener, handler));
         loop {
             tokio::select! {
-                _ = hup.recv() => reload(path, &engine),
+                Some(reply) = reload_rx.recv() => {
+                    tracing::info!("reload requested on the control socket");
+                    let (config, ok) = reload(path, &engine);
+                    watcher = watch_zones(path, config.as_ref());
+                    let _ = reply.send(if ok {
+                        format!("reloaded: {}\n", describe_zones(&engine.snapshot()))
+                    } else {
+                        "error: reload failed, still serving the old zones (see the log)\n".into()
+                    });
+                }
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading");
+                    watcher = watch_zones(path, reload(path, &engine).0.as_ref());
+                }
+                Some(file) = changed(&mut watcher) => {
+                    tracing::info!("{} changed: reloading", file.display());
+                    watcher = watch_zones(path, reload(path, &engine).0.as_ref());
+                }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 ended = &mut server_task => {
@@ -176,6 +261,8 @@ fn serve(path: &Path) -> Result<ExitCode> {
             }
         }
         tracing::info!("shutting down");
+        control_task.abort();
+        let _ = std::fs::remove_file(&control_path);
         let _ = stop_tx.send(true);
         match server_task.await {
             Ok(Ok(())) => Ok(ExitCode::SUCCESS),
@@ -185,20 +272,47 @@ fn serve(path: &Path) -> Result<ExitCode> {
     })
 }
 
-/// SIGHUP: re-read the config's zones; keep the old snapshot on any error.
-fn reload(path: &Path, engine: &Engine) {
+/// Re-reads the config and its zones; keeps the old snapshot on any error.
+/// Returns the config that was read (so the watch list can follow it) and
+/// whether the new zones are live.
+fn reload(path: &Path, engine: &Engine) -> (Option<Config>, bool) {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("reload failed, still serving the old zones: {e}");
-            return;
+            return (None, false);
         }
     };
-    match load_zones(&config) {
+    let ok = match load_zones(&config) {
         Some(snapshot) => {
             tracing::info!("reloaded: {}", describe_zones(&snapshot));
             engine.replace(snapshot);
+            true
         }
-        None => tracing::error!("reload failed, still serving the old zones"),
+        None => {
+            tracing::error!("reload failed, still serving the old zones");
+            false
+        }
+    };
+    (Some(config), ok)
+}
+
+/// Watches the config and zone files; `None` (with a warning) if inotify
+/// is unavailable, leaving SIGHUP as the trigger.
+fn watch_zones(path: &Path, config: Option<&Config>) -> Option<ZoneWatcher> {
+    match ZoneWatcher::new(&reload::watched_files(path, config)) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("cannot watch zone files ({e}); reload with SIGHUP");
+            None
+        }
+    }
+}
+
+/// The next settled change, or never when there is no watcher.
+async fn changed(watcher: &mut Option<ZoneWatcher>) -> Option<PathBuf> {
+    match watcher {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
     }
 }

@@ -285,6 +285,11 @@ impl Server {
     }
 
     /// Panics unless the server is still running.
+    /// Process id of the server, while it runs.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     pub fn assert_running(&mut self) {
         if let Some(status) = self.exited() {
             panic!(
@@ -508,7 +513,7 @@ impl Dnsd {
         conf.push_str("[server]\nlisten = [");
         let listen: Vec<String> = addrs.iter().map(|a| toml_str(&a.to_string())).collect();
         conf.push_str(&listen.join(", "));
-        conf.push_str("]\nudp_sockets = 1\n");
+        conf.push_str("]\nudp_sockets = 1\ncontrol_socket = \"control.sock\"\n");
         for l in &self.server_lines {
             conf.push_str(l);
             conf.push('\n');

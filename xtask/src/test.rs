@@ -2,7 +2,10 @@
 
 use std::ffi::OsString;
 
-use anyhow::Result;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use anyhow::{Context, Result, bail};
 
 use crate::{ebpf, setup, util};
 
@@ -15,14 +18,9 @@ pub fn run(args: &[OsString]) -> Result<()> {
         );
     }
     util::run(util::cargo().args(["build", "--workspace"]))?;
-    let tests = util::run(
-        util::cargo()
-            .args(["test", "--workspace", "--no-fail-fast"])
-            .args(args),
-    );
-    // The checks below are silent when clean, so cargo test's summary stays
-    // the last output; they run even when tests failed, so one CI run
-    // reports everything.
+    let tests = run_tests(args);
+    // The checks below are silent when clean; they run even when tests
+    // failed, so one CI run reports everything.
     let fmt = util::run_captured(util::cargo().args(["fmt", "--all", "--", "--check"]));
     let clippy = util::run_captured(util::cargo().args([
         "clippy",
@@ -35,7 +33,75 @@ pub fn run(args: &[OsString]) -> Result<()> {
     ]));
     let ebpf_clippy = ebpf::clippy();
     let fuzz = fuzz_build();
-    tests.and(fmt).and(clippy).and(ebpf_clippy).and(fuzz)
+    let result = tests.and_then(|totals| {
+        fmt.and(clippy).and(ebpf_clippy).and(fuzz)?;
+        Ok(totals)
+    });
+    // One closing line for the whole suite, after every check.
+    match &result {
+        Ok(t) => println!(
+            "summary: {} passed, 0 failed, {} skipped",
+            t.passed, t.ignored
+        ),
+        Err(e) => println!("summary: failed: {e:#}"),
+    }
+    result.map(|_| ())
+}
+
+/// Runs `cargo test --workspace`, echoing its output, and adds up the
+/// `test result:` lines of every test binary.
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+fn run_tests(args: &[OsString]) -> Result<Totals> {
+    let mut cmd = util::cargo();
+    cmd.args(["test", "--workspace", "--no-fail-fast"])
+        .args(args);
+    eprintln!("xtask: $ {}", util::display(&cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start cargo test")?;
+    let stdout = child.stdout.take().context("cargo test stdout")?;
+    let mut totals = Totals {
+        passed: 0,
+        failed: 0,
+        ignored: 0,
+    };
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo test output")?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            for part in rest.split(['.', ';']) {
+                let mut words = part.split_whitespace();
+                if let (Some(n), Some(what)) = (words.next(), words.next())
+                    && let Ok(n) = n.parse::<u64>()
+                {
+                    match what {
+                        "passed" => totals.passed += n,
+                        "failed" => totals.failed += n,
+                        "ignored" => totals.ignored += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    if !status.success() || totals.failed > 0 {
+        bail!(
+            "cargo test failed ({status}): {} passed, {} failed",
+            totals.passed,
+            totals.failed
+        );
+    }
+    if totals.passed == 0 {
+        bail!("cargo test ran no test");
+    }
+    Ok(totals)
 }
 
 /// The fuzz crate must build (it is not run here: fuzzing has no place in a

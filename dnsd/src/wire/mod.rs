@@ -3,3 +3,6 @@ pub mod name;
 pub mod query;
 pub mod rdata;
 pub mod writer;
+
+#[cfg(test)]
+mod roundtrip_tests;

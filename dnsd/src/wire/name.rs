@@ -49,6 +49,16 @@ impl Name {
         Ok(Name(wire.into()))
     }
 
+    /// Like [`Name::from_wire`], for wire format already in an owned buffer:
+    /// no copy when the buffer has no spare capacity.
+    pub fn from_wire_vec(wire: Vec<u8>) -> Result<Name, NameError> {
+        let len = wire_len(&wire)?;
+        if len != wire.len() {
+            return Err(NameError::Truncated);
+        }
+        Ok(Name(wire.into_boxed_slice()))
+    }
+
     /// Builds a name from its labels, leftmost first (root label implied).
     pub fn from_labels<'a, I>(labels: I) -> Result<Name, NameError>
     where
@@ -233,6 +243,25 @@ impl Name {
         Name(self.0.to_ascii_lowercase().into_boxed_slice())
     }
 
+    /// The lookup key form (see [`Name::to_lowercase`]) written into `buf`,
+    /// without allocating.
+    pub fn lowercase_into<'b>(&self, buf: &'b mut [u8; MAX_NAME]) -> &'b [u8] {
+        for (out, b) in buf.iter_mut().zip(self.0.iter()) {
+            *out = b.to_ascii_lowercase();
+        }
+        &buf[..self.0.len().min(MAX_NAME)]
+    }
+
+    /// True if the lookup key form of `self` is exactly `lower`.
+    pub fn lowercase_eq(&self, lower: &[u8]) -> bool {
+        self.0.len() == lower.len()
+            && self
+                .0
+                .iter()
+                .zip(lower)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    }
+
     /// Ancestors from `self` (inclusive) up to the root (inclusive).
     pub fn ancestors(&self) -> impl Iterator<Item = Name> + '_ {
         let mut next = Some(self.clone());
@@ -298,9 +327,8 @@ impl Eq for Name {}
 
 impl Hash for Name {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for b in self.0.iter() {
-            state.write_u8(b.to_ascii_lowercase());
-        }
+        let mut buf = [0u8; MAX_NAME];
+        state.write(self.lowercase_into(&mut buf));
     }
 }
 

@@ -338,6 +338,67 @@ impl Rdata {
             _ => self.to_wire().to_ascii_lowercase(),
         }
     }
+
+    /// `self.dedup_key() == other.dedup_key()`, without allocating. For the
+    /// structured types field by field: every field is fixed-size or a
+    /// self-delimiting name, so comparing the lower-cased fields is comparing
+    /// the lower-cased wire forms.
+    pub fn dedup_eq(&self, other: &Rdata) -> bool {
+        fn ci(a: &[u8], b: &[u8]) -> bool {
+            a.eq_ignore_ascii_case(b)
+        }
+        fn ci16(a: u16, b: u16) -> bool {
+            ci(&a.to_be_bytes(), &b.to_be_bytes())
+        }
+        fn ci32(a: u32, b: u32) -> bool {
+            ci(&a.to_be_bytes(), &b.to_be_bytes())
+        }
+        match (self, other) {
+            (Rdata::Other { data: a, .. }, Rdata::Other { data: b, .. }) => a == b,
+            (Rdata::A(a), Rdata::A(b)) => ci(&a.octets(), &b.octets()),
+            (Rdata::Aaaa(a), Rdata::Aaaa(b)) => ci(&a.octets(), &b.octets()),
+            (Rdata::Ns(a), Rdata::Ns(b))
+            | (Rdata::Cname(a), Rdata::Cname(b))
+            | (Rdata::Ptr(a), Rdata::Ptr(b))
+            | (Rdata::Dname(a), Rdata::Dname(b)) => ci(a.as_wire(), b.as_wire()),
+            (
+                Rdata::Mx {
+                    preference: p,
+                    exchange: x,
+                },
+                Rdata::Mx {
+                    preference: q,
+                    exchange: y,
+                },
+            ) => ci16(*p, *q) && ci(x.as_wire(), y.as_wire()),
+            (Rdata::Soa(a), Rdata::Soa(b)) => {
+                ci(a.mname.as_wire(), b.mname.as_wire())
+                    && ci(a.rname.as_wire(), b.rname.as_wire())
+                    && ci32(a.serial, b.serial)
+                    && ci32(a.refresh, b.refresh)
+                    && ci32(a.retry, b.retry)
+                    && ci32(a.expire, b.expire)
+                    && ci32(a.minimum, b.minimum)
+            }
+            (
+                Rdata::Srv {
+                    priority: p1,
+                    weight: w1,
+                    port: o1,
+                    target: t1,
+                },
+                Rdata::Srv {
+                    priority: p2,
+                    weight: w2,
+                    port: o2,
+                    target: t2,
+                },
+            ) => {
+                ci16(*p1, *p2) && ci16(*w1, *w2) && ci16(*o1, *o2) && ci(t1.as_wire(), t2.as_wire())
+            }
+            _ => self.dedup_key() == other.dedup_key(),
+        }
+    }
 }
 
 /// Checks that `data` is a sequence of <character-string>s (RFC 1035 §3.3).
@@ -400,5 +461,54 @@ mod tests {
         let x = Rdata::from_wire(Rtype(65280), b"AB").unwrap();
         let y = Rdata::from_wire(Rtype(65280), b"ab").unwrap();
         assert_ne!(x.dedup_key(), y.dedup_key());
+    }
+
+    #[test]
+    fn dedup_eq_is_dedup_key_equality() {
+        let soa = |m: &[u8], serial: u32| {
+            [m, &b"\x04host\x00"[..], &serial.to_be_bytes(), &[0u8; 16]].concat()
+        };
+        let cases: Vec<(Rtype, Vec<u8>)> = vec![
+            (Rtype::A, vec![192, 0, 2, 65]),
+            (Rtype::A, vec![192, 0, 2, 97]),
+            (Rtype::A, vec![192, 0, 2, 1]),
+            (
+                Rtype::AAAA,
+                [[0x20, 1, 0xd, 0xb8], [0; 4], [0; 4], [0, 0, 0, 0x41]].concat(),
+            ),
+            (
+                Rtype::AAAA,
+                [[0x20, 1, 0xd, 0xb8], [0; 4], [0; 4], [0, 0, 0, 0x61]].concat(),
+            ),
+            (Rtype::NS, b"\x02NS\x00".to_vec()),
+            (Rtype::NS, b"\x02ns\x00".to_vec()),
+            (Rtype::NS, b"\x02nt\x00".to_vec()),
+            (Rtype::CNAME, b"\x02ns\x00".to_vec()),
+            (Rtype::MX, b"\x00\x41\x02MX\x00".to_vec()),
+            (Rtype::MX, b"\x00\x61\x02mx\x00".to_vec()),
+            (Rtype::MX, b"\x00\x0a\x02mx\x00".to_vec()),
+            (Rtype::SRV, b"\x00\x01\x00\x02\x00\x35\x02NS\x00".to_vec()),
+            (Rtype::SRV, b"\x00\x01\x00\x02\x00\x55\x02ns\x00".to_vec()),
+            (Rtype::SRV, b"\x00\x01\x00\x02\x00\x75\x02ns\x00".to_vec()),
+            (Rtype::SOA, soa(b"\x02NS\x00", 0x41)),
+            (Rtype::SOA, soa(b"\x02ns\x00", 0x61)),
+            (Rtype::SOA, soa(b"\x02ns\x00", 0x62)),
+            (Rtype::TXT, b"\x02AB".to_vec()),
+            (Rtype::TXT, b"\x02ab".to_vec()),
+            (Rtype(65280), b"\x02ns\x00".to_vec()),
+        ];
+        let mut rdatas: Vec<Rdata> = cases
+            .iter()
+            .map(|(t, w)| Rdata::from_wire(*t, w).unwrap())
+            .collect();
+        rdatas.push(Rdata::Other {
+            rtype: Rtype::NS,
+            data: b"\x02ns\x00"[..].into(),
+        });
+        for a in &rdatas {
+            for b in &rdatas {
+                assert_eq!(a.dedup_eq(b), a.dedup_key() == b.dedup_key(), "{a:?} {b:?}");
+            }
+        }
     }
 }

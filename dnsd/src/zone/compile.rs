@@ -1,17 +1,22 @@
 //! Compilation: config + zone sources → one validated, immutable
 //! [`Snapshot`]. All semantic checks live here, each reported with the
 //! source line of the record concerned.
+//!
+//! Records stream into a [`ZoneBuilder`] as the parsers produce them: a zone
+//! of millions of records is never held as a list of source records.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::snapshot::{Node, RRset, Snapshot, Zone};
-use super::source::{Diagnostic, Origin, Parsed, Severity, SourceRecord};
+use hashbrown::HashMap as FastMap;
+use hashbrown::HashSet as FastSet;
+
+use super::snapshot::{Node, NodeIndex, RRset, SmallList, Snapshot, Zone};
+use super::source::{Diagnostic, Origin, Severity, SourceRecord};
 use super::{master, tinydns};
 use crate::config::{Config, WildcardMode, ZoneConfig, ZoneFormat};
-use crate::wire::name::Name;
+use crate::wire::name::{MAX_NAME, Name};
 use crate::wire::rdata::{Rdata, Rtype};
 
 /// The result of a successful compilation: the snapshot and its warnings.
@@ -44,6 +49,12 @@ pub struct ZoneInput {
     pub source: PathBuf,
 }
 
+/// A zone waiting for [`assemble`]: records still to add, or already added.
+enum Pending {
+    Input(ZoneInput),
+    Built(ZoneBuilder),
+}
+
 /// Compiles every zone the config names. The clock is read once, for
 /// tinydns timestamps (tinydns-data.md §3).
 pub fn compile(config: &Config) -> Result<Compiled, CompileError> {
@@ -51,8 +62,9 @@ pub fn compile(config: &Config) -> Result<Compiled, CompileError> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    // Diagnostics of reading the sources, all before those of building.
     let mut diagnostics = Vec::new();
-    let mut inputs = Vec::new();
+    let mut pending = Vec::new();
     for zc in &config.zones {
         let path = config.zone_path(zc);
         match zc.format {
@@ -60,58 +72,85 @@ pub fn compile(config: &Config) -> Result<Compiled, CompileError> {
                 let Some(apex) = zc.name.as_deref().and_then(|n| Name::parse_text(n).ok()) else {
                     continue; // Config::validate rejects this.
                 };
-                let parsed = master::parse_file(&path, &apex, config.defaults.ttl);
-                diagnostics.extend(parsed.diagnostics);
-                inputs.push(ZoneInput {
-                    apex,
-                    records: parsed.records,
-                    wildcards: zc.wildcards,
-                    source: path,
+                let mut builder = ZoneBuilder::new(apex.clone(), zc.wildcards, path.clone());
+                let diags = master::parse_file_into(&path, &apex, config.defaults.ttl, &mut |r| {
+                    builder.add(r)
                 });
+                diagnostics.extend(diags);
+                pending.push(Pending::Built(builder));
             }
             ZoneFormat::Tinydns => {
                 let opts = tinydns::TinyOptions {
                     default_serial: tinydns_serial(zc, &path),
                 };
-                let parsed = match tinydns::parse_file(&path, &opts) {
-                    Ok(p) => p,
+                let file: Arc<Path> = Arc::from(path.as_path());
+                let text = match std::fs::read(&path) {
+                    Ok(t) => t,
                     Err(e) => {
                         diagnostics.push(Diagnostic::error(
-                            Origin::new(&Arc::from(path.as_path()), 0),
+                            Origin::new(&file, 0),
                             format!("cannot read: {e}"),
                         ));
                         continue;
                     }
                 };
-                let (zone_inputs, diags) = split_tinydns(parsed, zc, &path, now);
+                let (builders, diags) = split_tinydns(&text, &file, &opts, zc, now);
                 diagnostics.extend(diags);
-                inputs.extend(zone_inputs);
+                pending.extend(builders.into_iter().map(Pending::Built));
             }
         }
     }
-    compile_inputs(inputs, diagnostics)
+    assemble(pending, diagnostics)
 }
 
 /// Compiles zones that are already parsed (the core of [`compile`], and
 /// what unit tests and benchmarks call).
 pub fn compile_inputs(
     inputs: Vec<ZoneInput>,
+    diagnostics: Vec<Diagnostic>,
+) -> Result<Compiled, CompileError> {
+    assemble(
+        inputs.into_iter().map(Pending::Input).collect(),
+        diagnostics,
+    )
+}
+
+/// Builds the zones in order into one snapshot; a zone whose apex is
+/// already in it is an error.
+fn assemble(
+    pending: Vec<Pending>,
     mut diagnostics: Vec<Diagnostic>,
 ) -> Result<Compiled, CompileError> {
     let mut snapshot = Snapshot::default();
-    for input in inputs {
-        let key: Box<[u8]> = input.apex.to_lowercase().as_wire().into();
+    for p in pending {
+        let (apex, source) = match &p {
+            Pending::Input(input) => (&input.apex, &input.source),
+            Pending::Built(builder) => (&builder.apex, &builder.source),
+        };
+        let key: Box<[u8]> = apex.to_lowercase().as_wire().into();
         if snapshot.apexes.contains_key(&key) {
             diagnostics.push(Diagnostic::error(
                 Origin {
-                    file: Arc::from(input.source.as_path()),
+                    file: Arc::from(source.as_path()),
                     line: 0,
                 },
-                format!("zone {} is configured more than once", input.apex),
+                format!("zone {apex} is configured more than once"),
             ));
             continue;
         }
-        if let Some(zone) = build_zone(input, &mut diagnostics) {
+        let builder = match p {
+            Pending::Built(builder) => builder,
+            Pending::Input(input) => {
+                let mut builder = ZoneBuilder::new(input.apex, input.wildcards, input.source);
+                for r in input.records {
+                    builder.add(r);
+                }
+                builder
+            }
+        };
+        let (zone, diags) = builder.finish();
+        diagnostics.extend(diags);
+        if let Some(zone) = zone {
             snapshot.apexes.insert(key, snapshot.zones.len());
             snapshot.zones.push(zone);
         }
@@ -182,72 +221,97 @@ fn git_commit_time(path: &Path) -> Option<u32> {
 
 /// Splits a tinydns file into zones (tinydns-data.md §5: the file has no
 /// zone concept; every SOA owner is an apex) and applies the timestamp
-/// rules for `now`.
+/// rules for `now`. A first pass over the `.` and `Z` lines finds the
+/// apexes, so that the second one can stream every record into its zone.
+/// The diagnostics are those of parsing, then those of splitting.
 fn split_tinydns(
-    parsed: Parsed,
+    text: &[u8],
+    file: &Arc<Path>,
+    opts: &tinydns::TinyOptions,
     zc: &ZoneConfig,
-    path: &Path,
     now: u64,
-) -> (Vec<ZoneInput>, Vec<Diagnostic>) {
-    let mut diags = parsed.diagnostics;
-    let file: Arc<Path> = Arc::from(path);
+) -> (Vec<ZoneBuilder>, Vec<Diagnostic>) {
     let only = zc.name.as_deref().and_then(|n| Name::parse_text(n).ok());
-    let mut apexes: Vec<Name> = Vec::new();
-    for r in &parsed.records {
-        if r.rdata.rtype() == Rtype::SOA && !apexes.contains(&r.owner) {
-            apexes.push(r.owner.clone());
-        }
-    }
+    let mut apexes = tinydns::soa_owners(text, file, opts);
+    let mut split_diags = Vec::new();
+    let mut wanted = true;
     if let Some(only) = &only {
-        if !apexes.contains(only) {
-            diags.push(Diagnostic::error(
-                Origin::new(&file, 0),
+        if apexes.contains(only) {
+            apexes.retain(|a| a == only);
+        } else {
+            split_diags.push(Diagnostic::error(
+                Origin::new(file, 0),
                 format!("no SOA for {only} in this file (add a `.` or `Z` line)"),
             ));
-            return (Vec::new(), diags);
+            apexes.clear();
+            wanted = false;
         }
-        apexes.retain(|a| a == only);
     }
-    if apexes.is_empty() {
-        diags.push(Diagnostic::error(
-            Origin::new(&file, 0),
+    if wanted && apexes.is_empty() {
+        split_diags.push(Diagnostic::error(
+            Origin::new(file, 0),
             "no zone in this file: no `.` or `Z` line",
         ));
     }
-    let mut by_apex: Vec<Vec<SourceRecord>> = vec![Vec::new(); apexes.len()];
-    for mut r in parsed.records {
+    let source: PathBuf = file.to_path_buf();
+    // A few apexes are compared one by one, many are looked up by suffix.
+    let few = apexes.len() <= 8;
+    let by_key: FastMap<Box<[u8]>, usize> = if few {
+        FastMap::default()
+    } else {
+        apexes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.to_lowercase().as_wire().into(), i))
+            .collect()
+    };
+    let mut builders: Vec<ZoneBuilder> = apexes
+        .iter()
+        .map(|apex| ZoneBuilder::new(apex.clone(), zc.wildcards, source.clone()))
+        .collect();
+    let (mut diags, _locations) = tinydns::parse_into(text, file, opts, &mut |mut r| {
+        if !wanted {
+            return;
+        }
         let Some(attrs) = r.tiny.clone() else {
-            continue;
+            return;
         };
         if attrs.location.is_some() {
-            diags.push(Diagnostic::error(
-                r.origin.clone(),
+            split_diags.push(Diagnostic::error(
+                r.origin,
                 "location-restricted records (`lo` field) are not supported yet",
             ));
-            continue;
+            return;
         }
         if let Some(ts) = attrs.timestamp {
             // External TAI64: 2^62 + 10 + Unix seconds.
             let unix = ts.saturating_sub((1u64 << 62) + 10);
             if r.ttl == 0 {
                 if now >= unix {
-                    continue; // expired end time
+                    return; // expired end time
                 }
                 r.ttl = (unix - now).clamp(2, 3600) as u32;
             } else if now < unix {
-                continue; // start time not reached
+                return; // start time not reached
             }
         }
         // The deepest apex containing the owner.
-        let best = apexes
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| r.owner.is_subdomain_of(a))
-            .max_by_key(|(_, a)| a.label_count());
-        match best {
-            Some((i, _)) => by_apex[i].push(r),
-            None if only.is_none() => diags.push(Diagnostic::warning(
-                r.origin.clone(),
+        let best = if few {
+            apexes
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| r.owner.is_subdomain_of(a))
+                .max_by_key(|(_, a)| a.label_count())
+                .map(|(i, _)| i)
+        } else {
+            let mut buf = [0u8; MAX_NAME];
+            let lower = r.owner.lowercase_into(&mut buf);
+            suffixes(lower).find_map(|pos| by_key.get(&lower[pos..]).copied())
+        };
+        match best.and_then(|i| builders.get_mut(i)) {
+            Some(builder) => builder.add(r),
+            None if only.is_none() => split_diags.push(Diagnostic::warning(
+                r.origin,
                 format!(
                     "{} is in no zone of this file (no SOA above it); ignored",
                     r.owner
@@ -255,322 +319,460 @@ fn split_tinydns(
             )),
             None => {}
         }
-    }
-    let inputs = apexes
-        .into_iter()
-        .zip(by_apex)
-        .map(|(apex, records)| ZoneInput {
+    });
+    diags.append(&mut split_diags);
+    (builders, diags)
+}
+
+/// Start offsets of a wire name's suffixes at label boundaries, the name
+/// itself first and the root last.
+fn suffixes(wire: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut next = Some(0usize);
+    std::iter::from_fn(move || {
+        let pos = next?;
+        let len = usize::from(*wire.get(pos)?);
+        next = (len != 0).then_some(pos + 1 + len);
+        Some(pos)
+    })
+}
+
+/// Where an RRset was first seen: an index into [`ZoneBuilder::files`]
+/// and a line.
+#[derive(Clone, Copy)]
+struct Seen {
+    file: u32,
+    line: u32,
+}
+
+/// RRsets up to this size are searched linearly for duplicates; larger
+/// ones get a hash set of duplicate-detection keys.
+const LINEAR_DEDUP: usize = 16;
+
+/// Builds one zone from records added one at a time, in source order,
+/// then checks and indexes it in [`ZoneBuilder::finish`].
+pub(crate) struct ZoneBuilder {
+    apex: Name,
+    apex_lower: Box<[u8]>,
+    wildcards: WildcardMode,
+    source: PathBuf,
+    /// Real nodes in order of first appearance; empty non-terminals are
+    /// appended by `finish`. RRsets stay in order of first appearance
+    /// until then.
+    nodes: Vec<Node>,
+    index: NodeIndex,
+    /// Files that records came from, for [`Seen`].
+    files: Vec<Arc<Path>>,
+    /// Where the first RRset of each node was first seen.
+    first_seen: Vec<Seen>,
+    /// Where the other RRsets were first seen, by (node, RRset position).
+    more_seen: FastMap<(u32, u32), Seen>,
+    /// Duplicate-detection keys of the RRsets above [`LINEAR_DEDUP`].
+    big_sets: FastMap<(u32, Rtype), FastSet<Vec<u8>>>,
+    /// The node of the previous record.
+    last: Option<usize>,
+    time_dependent: bool,
+    diags: Vec<Diagnostic>,
+}
+
+impl ZoneBuilder {
+    pub(crate) fn new(apex: Name, wildcards: WildcardMode, source: PathBuf) -> ZoneBuilder {
+        ZoneBuilder {
+            apex_lower: apex.to_lowercase().as_wire().into(),
             apex,
-            records,
-            wildcards: zc.wildcards,
-            source: path.to_owned(),
-        })
-        .collect();
-    (inputs, diags)
-}
-
-/// True if a proper ancestor of the lower-cased wire name `key`, longer
-/// than the apex, is in `cuts`.
-fn strictly_below_any(key: &[u8], apex_len: usize, cuts: &HashSet<Box<[u8]>>) -> bool {
-    let mut pos = 1 + key.first().copied().unwrap_or(0) as usize;
-    while key.len().saturating_sub(pos) > apex_len {
-        if cuts.contains(&key[pos..]) {
-            return true;
+            wildcards,
+            source,
+            nodes: Vec::new(),
+            index: NodeIndex::default(),
+            files: Vec::new(),
+            first_seen: Vec::new(),
+            more_seen: FastMap::default(),
+            big_sets: FastMap::default(),
+            last: None,
+            time_dependent: false,
+            diags: Vec::new(),
         }
-        pos += 1 + key[pos] as usize;
     }
-    false
-}
 
-/// An RRset being collected: its TTL so far, where it was first seen, and
-/// its records with their duplicate-detection keys.
-struct PendingSet {
-    rtype: Rtype,
-    ttl: u32,
-    origin: Origin,
-    rdatas: Vec<(Vec<u8>, Rdata)>,
-}
-
-/// Builds one zone, pushing its diagnostics. `None` if it cannot be served.
-fn build_zone(input: ZoneInput, diags: &mut Vec<Diagnostic>) -> Option<Zone> {
-    let ZoneInput {
-        apex,
-        records,
-        wildcards,
-        source,
-    } = input;
-    let file: Arc<Path> = Arc::from(source.as_path());
-    let zone_origin = Origin::new(&file, 0);
-    let apex_key: Box<[u8]> = apex.to_lowercase().as_wire().into();
-
-    struct Pending {
-        name: Name,
-        // (rtype, ttl, first origin, rdatas with their dedup keys)
-        sets: Vec<PendingSet>,
-    }
-    let mut pending: HashMap<Box<[u8]>, Pending> = HashMap::new();
-    let mut order: Vec<Box<[u8]>> = Vec::new();
-    let mut time_dependent = false;
-
-    for r in records {
-        if !r.owner.is_subdomain_of(&apex) {
-            diags.push(Diagnostic::warning(
-                r.origin.clone(),
-                format!("{} is outside zone {apex}; ignored", r.owner),
-            ));
-            continue;
-        }
-        if r.rdata.rtype().is_meta() {
-            diags.push(Diagnostic::error(
-                r.origin.clone(),
-                format!("type {} cannot be stored in a zone", r.rdata.rtype()),
-            ));
-            continue;
-        }
-        time_dependent |= r.tiny.as_ref().is_some_and(|t| t.timestamp.is_some());
-        let key: Box<[u8]> = r.owner.to_lowercase().as_wire().into();
-        let node = pending.entry(key.clone()).or_insert_with(|| {
-            order.push(key.clone());
-            Pending {
-                name: r.owner.clone(),
-                sets: Vec::new(),
+    fn seen(&mut self, origin: &Origin) -> Seen {
+        let file = match self
+            .files
+            .iter()
+            .rposition(|f| Arc::ptr_eq(f, &origin.file))
+        {
+            Some(i) => i,
+            None => {
+                self.files.push(origin.file.clone());
+                self.files.len() - 1
             }
+        };
+        Seen {
+            file: u32::try_from(file).unwrap_or(u32::MAX),
+            line: origin.line,
+        }
+    }
+
+    /// Where RRset `set` (position in order of appearance) of node `node`
+    /// was first seen.
+    fn seen_at(&self, node: usize, set: usize) -> Seen {
+        let seen = if set == 0 {
+            self.first_seen.get(node).copied()
+        } else {
+            self.more_seen.get(&(node as u32, set as u32)).copied()
+        };
+        seen.unwrap_or(Seen { file: 0, line: 0 })
+    }
+
+    fn origin_at(&self, node: usize, set: usize) -> Origin {
+        let seen = self.seen_at(node, set);
+        let file = match self.files.get(seen.file as usize) {
+            Some(f) => f.clone(),
+            None => Arc::from(self.source.as_path()),
+        };
+        Origin {
+            file,
+            line: seen.line,
+        }
+    }
+
+    /// Adds one record: groups it with its owner and type, merges TTLs and
+    /// drops duplicates.
+    pub(crate) fn add(&mut self, r: SourceRecord) {
+        let SourceRecord {
+            owner,
+            ttl,
+            rdata,
+            origin,
+            tiny,
+        } = r;
+        if !owner.is_subdomain_of(&self.apex) {
+            self.diags.push(Diagnostic::warning(
+                origin,
+                format!("{owner} is outside zone {}; ignored", self.apex),
+            ));
+            return;
+        }
+        let rtype = rdata.rtype();
+        if rtype.is_meta() {
+            self.diags.push(Diagnostic::error(
+                origin,
+                format!("type {rtype} cannot be stored in a zone"),
+            ));
+            return;
+        }
+        self.time_dependent |= tiny.as_ref().is_some_and(|t| t.timestamp.is_some());
+        let mut buf = [0u8; MAX_NAME];
+        let lower = owner.lowercase_into(&mut buf);
+        // Records of one owner tend to come together.
+        let last = self.last.filter(|&i| {
+            self.nodes
+                .get(i)
+                .is_some_and(|n| n.name.lowercase_eq(lower))
         });
-        let rtype = r.rdata.rtype();
-        let dedup = r.rdata.dedup_key();
-        match node.sets.iter_mut().find(|s| s.rtype == rtype) {
-            Some(set) => {
-                if set.ttl != r.ttl {
-                    let low = set.ttl.min(r.ttl);
-                    diags.push(Diagnostic::warning(
-                        r.origin.clone(),
-                        format!(
-                            "TTL {} differs from {} of the {rtype} RRset at {} (first at line {}); using {low} (RFC 2181 §5.2)",
-                            r.ttl, set.ttl, r.owner, set.origin.line
-                        ),
-                    ));
-                    set.ttl = low;
-                }
-                // Duplicate RRs collapse into one (RFC 2181 §5).
-                if !set.rdatas.iter().any(|(k, _)| *k == dedup) {
-                    set.rdatas.push((dedup, r.rdata));
-                }
+        let Some(ni) = last.or_else(|| self.index.find(&self.nodes, lower)) else {
+            let at = self.nodes.len();
+            let seen = self.seen(&origin);
+            self.nodes.push(Node {
+                name: owner,
+                rrsets: SmallList::one(RRset {
+                    rtype,
+                    ttl,
+                    rdatas: SmallList::one(rdata),
+                }),
+                is_cut: false,
+                below_cut: false,
+            });
+            self.index.insert(lower, at);
+            self.first_seen.push(seen);
+            self.last = Some(at);
+            return;
+        };
+        self.last = Some(ni);
+        let Some(node) = self.nodes.get(ni) else {
+            return;
+        };
+        let Some(si) = node.rrsets.iter().position(|s| s.rtype == rtype) else {
+            let si = node.rrsets.len();
+            let seen = self.seen(&origin);
+            self.more_seen.insert((ni as u32, si as u32), seen);
+            if let Some(node) = self.nodes.get_mut(ni) {
+                node.rrsets.push(RRset {
+                    rtype,
+                    ttl,
+                    rdatas: SmallList::one(rdata),
+                });
             }
-            None => node.sets.push(PendingSet {
-                rtype,
-                ttl: r.ttl,
-                origin: r.origin.clone(),
-                rdatas: vec![(dedup, r.rdata)],
-            }),
+            return;
+        };
+        let first_line = self.seen_at(ni, si).line;
+        let Some(set) = self.nodes.get_mut(ni).and_then(|n| n.rrsets.get_mut(si)) else {
+            return;
+        };
+        if set.ttl != ttl {
+            let low = set.ttl.min(ttl);
+            self.diags.push(Diagnostic::warning(
+                origin,
+                format!(
+                    "TTL {ttl} differs from {} of the {rtype} RRset at {owner} (first at line {first_line}); using {low} (RFC 2181 §5.2)",
+                    set.ttl
+                ),
+            ));
+            set.ttl = low;
+        }
+        // Duplicate RRs collapse into one (RFC 2181 §5).
+        if set.rdatas.len() < LINEAR_DEDUP {
+            if !set.rdatas.iter().any(|rd| rd.dedup_eq(&rdata)) {
+                set.rdatas.push(rdata);
+            }
+            return;
+        }
+        let keys = self
+            .big_sets
+            .entry((ni as u32, rtype))
+            .or_insert_with(|| set.rdatas.iter().map(Rdata::dedup_key).collect());
+        if keys.insert(rdata.dedup_key()) {
+            set.rdatas.push(rdata);
         }
     }
 
-    // Apex: exactly one SOA, and NS.
-    let Some(apex_node) = pending.get(&apex_key) else {
-        diags.push(Diagnostic::error(
-            zone_origin,
-            format!("zone {apex} has no SOA record at its apex"),
-        ));
-        return None;
-    };
-    match apex_node.sets.iter().find(|s| s.rtype == Rtype::SOA) {
-        None => {
-            diags.push(Diagnostic::error(
-                zone_origin.clone(),
+    /// Checks the zone, adds its empty non-terminals and indexes it. `None`
+    /// if it cannot be served. Returns the diagnostics of the whole build.
+    pub(crate) fn finish(mut self) -> (Option<Zone>, Vec<Diagnostic>) {
+        self.big_sets = FastMap::default();
+        let zone = self.build();
+        (zone, self.diags)
+    }
+
+    fn build(&mut self) -> Option<Zone> {
+        let zone_origin = Origin::new(&Arc::from(self.source.as_path()), 0);
+        let apex = self.apex.clone();
+
+        // Apex: exactly one SOA, and NS.
+        let Some(apex_node) = self.index.find(&self.nodes, &self.apex_lower) else {
+            self.diags.push(Diagnostic::error(
+                zone_origin,
                 format!("zone {apex} has no SOA record at its apex"),
             ));
             return None;
-        }
-        Some(s) if s.rdatas.len() > 1 => {
-            diags.push(Diagnostic::error(
-                s.origin.clone(),
-                format!(
-                    "zone {apex} has {} different SOA records; exactly one is allowed",
-                    s.rdatas.len()
-                ),
-            ));
-            return None;
-        }
-        Some(_) => {}
-    }
-    if !apex_node.sets.iter().any(|s| s.rtype == Rtype::NS) {
-        diags.push(Diagnostic::warning(
-            zone_origin.clone(),
-            format!("zone {apex} has no NS records at its apex"),
-        ));
-    }
-
-    // Per-name checks.
-    for key in &order {
-        let node = &pending[key];
-        let at = |rt: Rtype| node.sets.iter().find(|s| s.rtype == rt);
-        if let Some(cname) = at(Rtype::CNAME) {
-            if cname.rdatas.len() > 1 {
-                diags.push(Diagnostic::error(
-                    cname.origin.clone(),
-                    format!("{} has more than one CNAME", node.name),
+        };
+        let apex_sets = &self.nodes.get(apex_node)?.rrsets;
+        match apex_sets.iter().position(|s| s.rtype == Rtype::SOA) {
+            None => {
+                self.diags.push(Diagnostic::error(
+                    zone_origin.clone(),
+                    format!("zone {apex} has no SOA record at its apex"),
                 ));
+                return None;
             }
-            if let Some(other) = node.sets.iter().find(|s| s.rtype != Rtype::CNAME) {
-                diags.push(Diagnostic::error(
-                    other.origin.clone(),
+            Some(si) if apex_sets.get(si).is_some_and(|s| s.rdatas.len() > 1) => {
+                let count = apex_sets.get(si).map_or(0, |s| s.rdatas.len());
+                let origin = self.origin_at(apex_node, si);
+                self.diags.push(Diagnostic::error(
+                    origin,
                     format!(
-                        "{} has a CNAME (line {}) and other data ({}); a CNAME must stand alone (RFC 2181 §10.1)",
-                        node.name, cname.origin.line, other.rtype
+                        "zone {apex} has {count} different SOA records; exactly one is allowed"
                     ),
                 ));
+                return None;
             }
+            Some(_) => {}
         }
-        if node.name.is_wildcard() {
-            for rt in [Rtype::NS, Rtype::DNAME] {
-                if let Some(s) = at(rt) {
-                    diags.push(Diagnostic::warning(
-                        s.origin.clone(),
-                        format!("{rt} at wildcard owner {} (RFC 4592 §4.2, §4.4)", node.name),
+        if !apex_sets.iter().any(|s| s.rtype == Rtype::NS) {
+            self.diags.push(Diagnostic::warning(
+                zone_origin.clone(),
+                format!("zone {apex} has no NS records at its apex"),
+            ));
+        }
+
+        let real = self.nodes.len();
+        let mut diags = Vec::new();
+        // Per-name checks.
+        for (i, node) in self.nodes.iter().enumerate() {
+            let sets = &node.rrsets;
+            let at = |rt: Rtype| sets.iter().position(|s| s.rtype == rt);
+            if let Some(ci) = at(Rtype::CNAME) {
+                if sets.get(ci).is_some_and(|s| s.rdatas.len() > 1) {
+                    diags.push(Diagnostic::error(
+                        self.origin_at(i, ci),
+                        format!("{} has more than one CNAME", node.name),
                     ));
                 }
-            }
-        }
-        if *key != apex_key
-            && let Some(soa) = at(Rtype::SOA)
-        {
-            diags.push(Diagnostic::error(
-                soa.origin.clone(),
-                format!("SOA at {}, which is not the apex of zone {apex}", node.name),
-            ));
-        }
-    }
-
-    // Delegations: names with NS below the apex; everything below them is
-    // glue (A/AAAA) or occluded.
-    let cuts: HashSet<Box<[u8]>> = order
-        .iter()
-        .filter(|k| **k != apex_key)
-        .filter(|k| pending[*k].sets.iter().any(|s| s.rtype == Rtype::NS))
-        .cloned()
-        .collect();
-    let is_below_cut =
-        |name: &Name| strictly_below_any(name.to_lowercase().as_wire(), apex_key.len(), &cuts);
-    for key in &order {
-        let node = &pending[key];
-        if is_below_cut(&node.name) {
-            for s in node
-                .sets
-                .iter()
-                .filter(|s| s.rtype != Rtype::A && s.rtype != Rtype::AAAA)
-            {
-                diags.push(Diagnostic::warning(
-                    s.origin.clone(),
-                    format!(
-                        "{} {} is below a delegation and will not be served",
-                        node.name, s.rtype
-                    ),
-                ));
-            }
-        } else if cuts.contains(key) {
-            for s in node
-                .sets
-                .iter()
-                .filter(|s| !matches!(s.rtype, Rtype::NS | Rtype::DS))
-            {
-                diags.push(Diagnostic::warning(
-                    s.origin.clone(),
-                    format!(
-                        "{} {} is at a delegation point and will not be served",
-                        node.name, s.rtype
-                    ),
-                ));
-            }
-        }
-    }
-
-    // Build nodes, empty non-terminals included (RFC 8020).
-    let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(pending.len() * 2);
-    let mut record_count = 0;
-    for key in &order {
-        let Some(p) = pending.remove(key) else {
-            continue;
-        };
-        let mut rrsets: Vec<RRset> = p
-            .sets
-            .into_iter()
-            .map(|set| RRset {
-                rtype: set.rtype,
-                ttl: set.ttl,
-                rdatas: set.rdatas.into_iter().map(|(_, rd)| rd).collect(),
-            })
-            .collect();
-        rrsets.sort_by_key(|r| r.rtype);
-        record_count += rrsets.iter().map(|r| r.rdatas.len()).sum::<usize>();
-        let is_cut = *key != apex_key && rrsets.iter().any(|r| r.rtype == Rtype::NS);
-        let below_cut = is_below_cut(&p.name);
-        // Ancestors up to the apex exist too.
-        for anc in p.name.ancestors().skip(1) {
-            if !anc.is_subdomain_of(&apex) {
-                break;
-            }
-            let akey: Box<[u8]> = anc.to_lowercase().as_wire().into();
-            if nodes.contains_key(&akey) {
-                break; // its ancestors exist already
-            }
-            if pending.contains_key(&akey) {
-                continue; // a real node, inserted in its turn
-            }
-            nodes.insert(
-                akey,
-                Node {
-                    below_cut: is_below_cut(&anc),
-                    name: anc,
-                    rrsets: Vec::new(),
-                    is_cut: false,
-                },
-            );
-        }
-        nodes.insert(
-            key.clone(),
-            Node {
-                name: p.name,
-                rrsets,
-                is_cut,
-                below_cut,
-            },
-        );
-    }
-
-    // Warn about NS/MX targets that are CNAMEs (RFC 2181 §10.3).
-    for node in nodes.values() {
-        for set in node
-            .rrsets
-            .iter()
-            .filter(|s| matches!(s.rtype, Rtype::NS | Rtype::MX))
-        {
-            for rd in &set.rdatas {
-                let Some(target) = rd.additional_target() else {
-                    continue;
-                };
-                if let Some(t) = nodes.get(target.to_lowercase().as_wire())
-                    && t.rrset(Rtype::CNAME).is_some()
-                {
-                    diags.push(Diagnostic::warning(
-                        zone_origin.clone(),
+                if let Some(oi) = sets.iter().position(|s| s.rtype != Rtype::CNAME) {
+                    diags.push(Diagnostic::error(
+                        self.origin_at(i, oi),
                         format!(
-                            "{} {} target {target} is a CNAME (RFC 2181 §10.3)",
-                            node.name, set.rtype
+                            "{} has a CNAME (line {}) and other data ({}); a CNAME must stand alone (RFC 2181 §10.1)",
+                            node.name,
+                            self.seen_at(i, ci).line,
+                            sets[oi].rtype
                         ),
                     ));
                 }
             }
+            if node.name.is_wildcard() {
+                for rt in [Rtype::NS, Rtype::DNAME] {
+                    if let Some(si) = at(rt) {
+                        diags.push(Diagnostic::warning(
+                            self.origin_at(i, si),
+                            format!("{rt} at wildcard owner {} (RFC 4592 §4.2, §4.4)", node.name),
+                        ));
+                    }
+                }
+            }
+            if i != apex_node
+                && let Some(si) = at(Rtype::SOA)
+            {
+                diags.push(Diagnostic::error(
+                    self.origin_at(i, si),
+                    format!("SOA at {}, which is not the apex of zone {apex}", node.name),
+                ));
+            }
         }
+
+        // Delegations: names with NS below the apex; everything below them is
+        // glue (A/AAAA) or occluded.
+        let mut any_cut = false;
+        for (i, node) in self.nodes.iter_mut().enumerate() {
+            node.is_cut = i != apex_node && node.rrsets.iter().any(|s| s.rtype == Rtype::NS);
+            any_cut |= node.is_cut;
+        }
+        if any_cut {
+            for i in 0..real {
+                let below = self.below_cut(&self.nodes[i].name);
+                self.nodes[i].below_cut = below;
+            }
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.below_cut {
+                for (si, s) in node.rrsets.iter().enumerate() {
+                    if s.rtype != Rtype::A && s.rtype != Rtype::AAAA {
+                        diags.push(Diagnostic::warning(
+                            self.origin_at(i, si),
+                            format!(
+                                "{} {} is below a delegation and will not be served",
+                                node.name, s.rtype
+                            ),
+                        ));
+                    }
+                }
+            } else if node.is_cut {
+                for (si, s) in node.rrsets.iter().enumerate() {
+                    if !matches!(s.rtype, Rtype::NS | Rtype::DS) {
+                        diags.push(Diagnostic::warning(
+                            self.origin_at(i, si),
+                            format!(
+                                "{} {} is at a delegation point and will not be served",
+                                node.name, s.rtype
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        self.diags.append(&mut diags);
+        self.first_seen = Vec::new();
+        self.more_seen = FastMap::default();
+
+        // Empty non-terminals (RFC 8020): the ancestors of every name, up
+        // to the apex, exist. Each gets the case of the first name below
+        // it, as written.
+        let apex_len = self.apex_lower.len();
+        for i in 0..real {
+            let wire = self.nodes[i].name.as_wire();
+            if wire.len() - 1 - usize::from(wire[0]) <= apex_len {
+                continue; // the parent is the apex, or the node is
+            }
+            let mut buf = [0u8; MAX_NAME];
+            let lower = self.nodes[i].name.lowercase_into(&mut buf);
+            // Proper ancestors strictly below the apex (which exists).
+            for pos in suffixes(lower).skip(1) {
+                if lower.len() - pos <= apex_len {
+                    break;
+                }
+                match self.index.find(&self.nodes, &lower[pos..]) {
+                    // Done before, with its ancestors.
+                    Some(j) if j < i || j >= real => break,
+                    // A real node, done in its turn.
+                    Some(_) => continue,
+                    None => {}
+                }
+                let Ok(name) = Name::from_wire(&self.nodes[i].name.as_wire()[pos..]) else {
+                    break;
+                };
+                let below_cut = any_cut && self.below_cut(&name);
+                let at = self.nodes.len();
+                self.nodes.push(Node {
+                    name,
+                    rrsets: SmallList::new(),
+                    is_cut: false,
+                    below_cut,
+                });
+                self.index.insert(&lower[pos..], at);
+            }
+        }
+
+        let mut record_count = 0;
+        for node in &mut self.nodes {
+            node.rrsets.sort_by_key(|r| r.rtype);
+            record_count += node.rrsets.iter().map(|r| r.rdatas.len()).sum::<usize>();
+        }
+
+        // Warn about NS/MX targets that are CNAMEs (RFC 2181 §10.3).
+        for node in &self.nodes {
+            for set in node
+                .rrsets
+                .iter()
+                .filter(|s| matches!(s.rtype, Rtype::NS | Rtype::MX))
+            {
+                for rd in &set.rdatas {
+                    let Some(target) = rd.additional_target() else {
+                        continue;
+                    };
+                    let mut buf = [0u8; MAX_NAME];
+                    if let Some(t) = self
+                        .index
+                        .find(&self.nodes, target.lowercase_into(&mut buf))
+                        && self.nodes[t].rrset(Rtype::CNAME).is_some()
+                    {
+                        self.diags.push(Diagnostic::warning(
+                            zone_origin.clone(),
+                            format!(
+                                "{} {} target {target} is a CNAME (RFC 2181 §10.3)",
+                                node.name, set.rtype
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+
+        let mut nodes = std::mem::take(&mut self.nodes);
+        nodes.shrink_to_fit();
+        Some(Zone {
+            apex,
+            nodes,
+            index: std::mem::take(&mut self.index),
+            apex_node,
+            wildcards: self.wildcards,
+            source: std::mem::take(&mut self.source),
+            records: record_count,
+            time_dependent: self.time_dependent,
+        })
     }
 
-    Some(Zone {
-        apex,
-        nodes,
-        wildcards,
-        source,
-        records: record_count,
-        time_dependent,
-    })
+    /// True if a proper ancestor of `name` strictly below the apex is a
+    /// delegation point (`is_cut` of the real nodes must be set).
+    fn below_cut(&self, name: &Name) -> bool {
+        let mut buf = [0u8; MAX_NAME];
+        let lower = name.lowercase_into(&mut buf);
+        suffixes(lower)
+            .skip(1)
+            .take_while(|&pos| lower.len() - pos > self.apex_lower.len())
+            .any(|pos| {
+                self.index
+                    .find(&self.nodes, &lower[pos..])
+                    .is_some_and(|j| self.nodes[j].is_cut)
+            })
+    }
 }
 
 #[cfg(test)]

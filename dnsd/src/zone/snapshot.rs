@@ -2,18 +2,109 @@
 //! the XDP table builder read. Built only by [`super::compile`].
 
 use std::collections::HashMap;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::config::WildcardMode;
 use crate::wire::name::Name;
 use crate::wire::rdata::{Rdata, Rtype, Soa};
+
+/// A list that keeps a lone element inline and derefs to a slice. Most
+/// names have one RRset and most RRsets one record: a zone of millions of
+/// names then needs no allocation per RRset or record list.
+#[derive(Clone)]
+pub struct SmallList<T>(Repr<T>);
+
+#[derive(Clone)]
+enum Repr<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> SmallList<T> {
+    pub fn new() -> SmallList<T> {
+        SmallList(Repr::Many(Vec::new()))
+    }
+
+    pub fn one(item: T) -> SmallList<T> {
+        SmallList(Repr::One(item))
+    }
+
+    pub fn push(&mut self, item: T) {
+        match &mut self.0 {
+            Repr::Many(v) if !v.is_empty() => v.push(item),
+            Repr::Many(_) => self.0 = Repr::One(item),
+            Repr::One(_) => {
+                if let Repr::One(first) = std::mem::replace(&mut self.0, Repr::Many(Vec::new())) {
+                    self.0 = Repr::Many(vec![first, item]);
+                }
+            }
+        }
+    }
+}
+
+impl<T> Default for SmallList<T> {
+    fn default() -> SmallList<T> {
+        SmallList::new()
+    }
+}
+
+impl<T> From<Vec<T>> for SmallList<T> {
+    fn from(v: Vec<T>) -> SmallList<T> {
+        SmallList(Repr::Many(v))
+    }
+}
+
+impl<T> Deref for SmallList<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match &self.0 {
+            Repr::One(item) => std::slice::from_ref(item),
+            Repr::Many(v) => v,
+        }
+    }
+}
+
+impl<T> DerefMut for SmallList<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match &mut self.0 {
+            Repr::One(item) => std::slice::from_mut(item),
+            Repr::Many(v) => v,
+        }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a SmallList<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: PartialEq> PartialEq for SmallList<T> {
+    fn eq(&self, other: &SmallList<T>) -> bool {
+        **self == **other
+    }
+}
+impl<T: Eq> Eq for SmallList<T> {}
+
+impl<T: fmt::Debug> fmt::Debug for SmallList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 /// All records of one owner and type, with one TTL (RFC 2181 §5.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RRset {
     pub rtype: Rtype,
     pub ttl: u32,
-    pub rdatas: Vec<Rdata>,
+    pub rdatas: SmallList<Rdata>,
 }
 
 /// One name in a zone. A node with no RRsets is an empty non-terminal
@@ -23,7 +114,7 @@ pub struct Node {
     /// The owner as first written in the source.
     pub name: Name,
     /// Sorted by type.
-    pub rrsets: Vec<RRset>,
+    pub rrsets: SmallList<RRset>,
     /// Has NS and is not the apex: a delegation point.
     pub is_cut: bool,
     /// Lies below a delegation point: glue or occluded data.
@@ -39,12 +130,68 @@ impl Node {
     }
 }
 
+/// Positions in a node list by lower-cased wire name. The table holds only
+/// positions and hashes; names are compared against the nodes themselves.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodeIndex {
+    table: HashTable<Slot>,
+    hasher: DefaultHashBuilder,
+}
+
+/// A position and 32 bits of the hash of the name there, which are all
+/// that growing the table needs: no node is read again.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    node: u32,
+    hash: u32,
+}
+
+impl NodeIndex {
+    fn hash(&self, lower: &[u8]) -> u32 {
+        (self.hasher.hash_one(lower) >> 32) as u32
+    }
+
+    /// The table hash: low bits select the bucket, the top 7 bits are the
+    /// tag compared before any node is read.
+    fn spread(hash: u32) -> u64 {
+        u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// The position of the node whose lower-cased name is exactly `lower`.
+    pub(crate) fn find(&self, nodes: &[Node], lower: &[u8]) -> Option<usize> {
+        let hash = self.hash(lower);
+        self.table
+            .find(Self::spread(hash), |s| {
+                s.hash == hash
+                    && nodes
+                        .get(s.node as usize)
+                        .is_some_and(|n| n.name.lowercase_eq(lower))
+            })
+            .map(|s| s.node as usize)
+    }
+
+    /// Records that the node at `at`, whose lower-cased name is `lower`, is
+    /// not yet in the index.
+    pub(crate) fn insert(&mut self, lower: &[u8], at: usize) {
+        let hash = self.hash(lower);
+        let node = u32::try_from(at).unwrap_or(u32::MAX);
+        self.table
+            .insert_unique(Self::spread(hash), Slot { node, hash }, |s| {
+                Self::spread(s.hash)
+            });
+    }
+}
+
 /// A compiled zone.
 #[derive(Clone, Debug)]
 pub struct Zone {
     pub apex: Name,
-    /// Keyed by the lower-cased wire-format name.
-    pub nodes: HashMap<Box<[u8]>, Node>,
+    /// Every node, empty non-terminals included, in no particular order.
+    pub(crate) nodes: Vec<Node>,
+    /// `nodes` by lower-cased wire-format name.
+    pub(crate) index: NodeIndex,
+    /// Position of the apex in `nodes`.
+    pub(crate) apex_node: usize,
     pub wildcards: WildcardMode,
     /// Where it came from, for messages.
     pub source: PathBuf,
@@ -56,13 +203,21 @@ pub struct Zone {
 }
 
 impl Zone {
+    /// The node with the lower-cased wire name `lower_wire`.
     pub fn node(&self, lower_wire: &[u8]) -> Option<&Node> {
-        self.nodes.get(lower_wire)
+        self.index
+            .find(&self.nodes, lower_wire)
+            .and_then(|i| self.nodes.get(i))
+    }
+
+    /// Every node, empty non-terminals included, in no particular order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
     }
 
     pub fn apex_node(&self) -> &Node {
         self.nodes
-            .get(self.apex.to_lowercase().as_wire())
+            .get(self.apex_node)
             .expect("compile guarantees an apex node")
     }
 

@@ -60,6 +60,18 @@ pub(super) struct Entry<'a> {
     pub errors: Vec<(u32, String)>,
 }
 
+/// Bytes that end an unquoted token or start an escape in it.
+const UNQUOTED_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let special = b" \t\r\n();\"\\";
+    let mut i = 0;
+    while i < special.len() {
+        table[special[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// Iterator over the entries of a master file; skips blank and comment-only
 /// lines.
 pub(super) struct Lexer<'a> {
@@ -137,7 +149,14 @@ impl<'a> Lexer<'a> {
                     }
                     Some(_) => self.pos += 2,
                 },
-                Some(_) => self.pos += 1,
+                Some(_) => {
+                    // The run of ordinary bytes up to the next special one.
+                    let rest = self.text.as_bytes().get(self.pos + 1..).unwrap_or_default();
+                    self.pos += 1 + rest
+                        .iter()
+                        .position(|&b| UNQUOTED_SPECIAL[usize::from(b)])
+                        .unwrap_or(rest.len());
+                }
             }
         }
         entry.tokens.push(Token {
@@ -153,12 +172,22 @@ impl<'a> Iterator for Lexer<'a> {
     type Item = Entry<'a>;
 
     fn next(&mut self) -> Option<Entry<'a>> {
+        let mut entry = Entry::default();
+        self.next_into(&mut entry).then_some(entry)
+    }
+}
+
+impl<'a> Lexer<'a> {
+    /// Reads the next entry into `entry`, reusing its buffers; false at the
+    /// end of the text.
+    pub fn next_into(&mut self, entry: &mut Entry<'a>) -> bool {
         loop {
-            self.peek()?;
-            let mut entry = Entry {
-                indented: matches!(self.peek(), Some(b' ' | b'\t')),
-                ..Entry::default()
-            };
+            if self.peek().is_none() {
+                return false;
+            }
+            entry.tokens.clear();
+            entry.errors.clear();
+            entry.indented = matches!(self.peek(), Some(b' ' | b'\t'));
             let mut depth = 0u32;
             let mut open_line = 0u32;
             let mut spaced = true;
@@ -210,11 +239,11 @@ impl<'a> Iterator for Lexer<'a> {
                         spaced = true;
                     }
                     b'"' => {
-                        self.quoted(&mut entry, spaced);
+                        self.quoted(entry, spaced);
                         spaced = false;
                     }
                     _ => {
-                        self.unquoted(&mut entry, spaced);
+                        self.unquoted(entry, spaced);
                         spaced = false;
                     }
                 }
@@ -222,7 +251,7 @@ impl<'a> Iterator for Lexer<'a> {
             if entry.tokens.is_empty() && entry.errors.is_empty() {
                 continue;
             }
-            return Some(entry);
+            return true;
         }
     }
 }

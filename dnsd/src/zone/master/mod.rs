@@ -38,6 +38,7 @@
 //!   owner names and the name fields of `name_fields` are checked here.
 //! - SPF has no presentation format in `domain`: it is read as TXT.
 
+mod fast;
 mod lexer;
 #[cfg(test)]
 mod tests;
@@ -70,16 +71,33 @@ const MAX_TTL: u32 = 0x7fff_ffff;
 /// given neither `$TTL` nor any explicit TTL (see [`parse`]). An I/O error
 /// becomes a diagnostic with line 0.
 pub fn parse_file(path: &Path, origin: &Name, default_ttl: u32) -> Parsed {
+    let mut records = Vec::new();
+    let diagnostics = parse_file_into(path, origin, default_ttl, &mut |r| records.push(r));
+    Parsed {
+        records,
+        locations: Vec::new(),
+        diagnostics,
+    }
+}
+
+/// [`parse_file`], handing each record to `sink` as soon as it is read
+/// instead of collecting them. Returns the diagnostics.
+pub(crate) fn parse_file_into(
+    path: &Path,
+    origin: &Name,
+    default_ttl: u32,
+    sink: &mut dyn FnMut(SourceRecord),
+) -> Vec<Diagnostic> {
     let file: Arc<Path> = Arc::from(path);
-    let mut loader = Loader::new(default_ttl, canonical(path));
-    match read_text(path, &file, &mut loader.out.diagnostics) {
+    let mut loader = Loader::new(default_ttl, canonical(path), sink);
+    match read_text(path, &file, &mut loader.diagnostics) {
         Ok(text) => loader.load(&text, &file, origin.clone()),
-        Err(e) => loader.out.diagnostics.push(Diagnostic::error(
+        Err(e) => loader.diagnostics.push(Diagnostic::error(
             Origin::new(&file, 0),
             format!("cannot read {}: {e}", path.display()),
         )),
     }
-    loader.out
+    loader.diagnostics
 }
 
 /// Parses master-file `text` that was read from `file`, for the zone
@@ -91,14 +109,23 @@ pub fn parse_file(path: &Path, origin: &Name, default_ttl: u32) -> Parsed {
 /// first record that gets its TTL without `$TTL` in effect draws a single
 /// warning (RFC 2308 §4 says `$TTL` should be present).
 pub fn parse(text: &str, file: &Arc<Path>, origin: &Name, default_ttl: u32) -> Parsed {
-    let mut loader = Loader::new(default_ttl, canonical(file));
+    let mut records = Vec::new();
+    let mut sink = |r| records.push(r);
+    let mut loader = Loader::new(default_ttl, canonical(file), &mut sink);
     loader.load(text, file, origin.clone());
-    loader.out
+    let diagnostics = loader.diagnostics;
+    Parsed {
+        records,
+        locations: Vec::new(),
+        diagnostics,
+    }
 }
 
 /// Per-parse state; TTL state is shared with included files, as in BIND.
-struct Loader {
-    out: Parsed,
+struct Loader<'s> {
+    /// Where records go, in source order.
+    sink: &'s mut dyn FnMut(SourceRecord),
+    diagnostics: Vec<Diagnostic>,
     default_ttl: u32,
     dollar_ttl: Option<u32>,
     last_ttl: Option<u32>,
@@ -183,10 +210,11 @@ enum Ctr {
     Type(DRtype),
 }
 
-impl Loader {
-    fn new(default_ttl: u32, top: PathBuf) -> Loader {
+impl<'s> Loader<'s> {
+    fn new(default_ttl: u32, top: PathBuf, sink: &'s mut dyn FnMut(SourceRecord)) -> Loader<'s> {
         Loader {
-            out: Parsed::default(),
+            sink,
+            diagnostics: Vec::new(),
             default_ttl,
             dollar_ttl: None,
             last_ttl: None,
@@ -196,16 +224,18 @@ impl Loader {
     }
 
     fn error(&mut self, origin: Origin, msg: impl Into<String>) {
-        self.out.diagnostics.push(Diagnostic::error(origin, msg));
+        self.diagnostics.push(Diagnostic::error(origin, msg));
     }
 
     fn warning(&mut self, origin: Origin, msg: impl Into<String>) {
-        self.out.diagnostics.push(Diagnostic::warning(origin, msg));
+        self.diagnostics.push(Diagnostic::warning(origin, msg));
     }
 
     fn load(&mut self, text: &str, file: &Arc<Path>, origin: Name) {
         let mut ctx = FileCtx::new(file, origin);
-        for entry in Lexer::new(text) {
+        let mut lexer = Lexer::new(text);
+        let mut entry = Entry::default();
+        while lexer.next_into(&mut entry) {
             if entry.errors.is_empty() {
                 self.entry(&mut ctx, &entry);
                 continue;
@@ -319,7 +349,7 @@ impl Loader {
             );
         }
         let file: Arc<Path> = Arc::from(target.as_path());
-        let text = match read_text(&target, &file, &mut self.out.diagnostics) {
+        let text = match read_text(&target, &file, &mut self.diagnostics) {
             Ok(t) => t,
             Err(e) => {
                 return self.error(
@@ -390,7 +420,6 @@ impl Loader {
         let mut class_seen = false;
         let mut found = None;
         for (i, tok) in rest.iter().enumerate() {
-            let at = ctx.at(tok.line);
             let what = if tok.quoted {
                 None
             } else if tok.text.starts_with(|c: char| c.is_ascii_digit()) {
@@ -407,8 +436,10 @@ impl Loader {
                 Some(Ctr::Ttl(v)) if ttl.is_none() => ttl = Some(v),
                 Some(Ctr::Class(c)) if !class_seen => {
                     if c != DClass::IN {
-                        return self
-                            .error(at, format!("class {} is not supported, only IN", tok.text));
+                        return self.error(
+                            ctx.at(tok.line),
+                            format!("class {} is not supported, only IN", tok.text),
+                        );
                     }
                     class_seen = true;
                 }
@@ -417,12 +448,14 @@ impl Loader {
                     break;
                 }
                 Some(Ctr::Ttl(_)) | Some(Ctr::Class(_)) => {
-                    return self
-                        .error(at, format!("TTL or class given twice at {}", tok.display()));
+                    return self.error(
+                        ctx.at(tok.line),
+                        format!("TTL or class given twice at {}", tok.display()),
+                    );
                 }
                 None if tok.quoted => {
                     return self.error(
-                        at,
+                        ctx.at(tok.line),
                         format!(
                             "expected a TTL, class or record type, found {}",
                             tok.display()
@@ -430,7 +463,10 @@ impl Loader {
                     );
                 }
                 None => {
-                    return self.error(at, format!("unknown record type {}", tok.display()));
+                    return self.error(
+                        ctx.at(tok.line),
+                        format!("unknown record type {}", tok.display()),
+                    );
                 }
             }
         }
@@ -476,7 +512,7 @@ impl Loader {
 
         let rdata_toks = &rest[type_idx + 1..];
         match rdata(rtype, type_tok, rdata_toks, ctx) {
-            Ok(rdata) => self.out.records.push(SourceRecord {
+            Ok(rdata) => (self.sink)(SourceRecord {
                 owner,
                 ttl,
                 rdata,
@@ -557,6 +593,20 @@ fn resolve_name(tok: &Token<'_>, ctx: &FileCtx) -> Result<Name, String> {
     if tok.is("@") {
         return Ok(ctx.origin.clone());
     }
+    if let Some(name) = fast::name(tok, &ctx.origin) {
+        #[cfg(test)]
+        assert_eq!(
+            resolve_name_domain(tok, ctx).as_ref().map(Name::as_wire),
+            Ok(name.as_wire()),
+            "fast path differs from domain for {tok:?}"
+        );
+        return Ok(name);
+    }
+    resolve_name_domain(tok, ctx)
+}
+
+/// [`resolve_name`] through `domain`.
+fn resolve_name_domain(tok: &Token<'_>, ctx: &FileCtx) -> Result<Name, String> {
     check_labels(tok.text)?;
     let mut line = String::with_capacity(tok.text.len() + 12);
     line.push_str("$ORIGIN ");
@@ -611,9 +661,30 @@ fn name_fields(rtype: Rtype) -> &'static [usize] {
     }
 }
 
+/// Parses RDATA and converts it; errors carry the line of the token they
+/// concern. Plain tokens of common types are read by [`fast`], the rest by
+/// `domain`.
+fn rdata(
+    rtype: Rtype,
+    type_tok: &Token<'_>,
+    toks: &[Token<'_>],
+    ctx: &FileCtx,
+) -> Result<Rdata, (u32, String)> {
+    if let Some(rd) = fast::rdata(rtype, toks, &ctx.origin) {
+        #[cfg(test)]
+        assert_eq!(
+            rdata_domain(rtype, type_tok, toks, ctx).map(|r| format!("{r:?}")),
+            Ok(format!("{rd:?}")),
+            "fast path differs from domain for {toks:?}"
+        );
+        return Ok(rd);
+    }
+    rdata_domain(rtype, type_tok, toks, ctx)
+}
+
 /// Parses RDATA through `domain` and converts it; errors carry the line of
 /// the token `domain` stopped at.
-fn rdata(
+fn rdata_domain(
     rtype: Rtype,
     type_tok: &Token<'_>,
     toks: &[Token<'_>],

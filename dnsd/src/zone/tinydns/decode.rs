@@ -83,41 +83,62 @@ pub(super) fn name(field: &[u8]) -> Result<Name, String> {
     if field == b"." {
         return Ok(Name::root());
     }
-    let mut labels: Vec<Vec<u8>> = vec![Vec::new()];
-    for item in (Unescape { rest: field }) {
+    if field.contains(&b'\\') {
+        name_from(field.len(), Unescape { rest: field })
+    } else {
+        name_from(field.len(), field.iter().map(|&b| Ok((b, false))))
+    }
+}
+
+/// [`name`] from the decoded bytes of a field of `len` bytes, each with
+/// whether it was escaped.
+fn name_from(
+    len: usize,
+    bytes: impl Iterator<Item = Result<(u8, bool), String>>,
+) -> Result<Name, String> {
+    // Wire format built in place: each label's length byte is written when
+    // the label ends. Escapes only shrink the text, so the capacity is
+    // exact for names without them.
+    let mut wire: Vec<u8> = Vec::with_capacity(len + 2);
+    let mut label_start = 0;
+    wire.push(0);
+    for item in bytes {
         let (b, escaped) = item?;
-        let Some(label) = labels.last_mut() else {
-            break; // never: `labels` is never empty
-        };
+        let label_len = wire.len() - label_start - 1;
         if b == b'.' && !escaped {
-            if label.is_empty() {
+            if label_len == 0 {
                 return Err("empty label (a leading dot or two dots in a row)".into());
             }
-            labels.push(Vec::new());
+            wire[label_start] = u8::try_from(label_len).unwrap_or(u8::MAX);
+            label_start = wire.len();
+            wire.push(0);
         } else {
-            label.push(b);
-            if label.len() > MAX_LABEL {
+            wire.push(b);
+            if label_len + 1 > MAX_LABEL {
                 return Err(format!(
                     "label \"{}\" is longer than {MAX_LABEL} bytes",
-                    show(label)
+                    show(&wire[label_start + 1..])
                 ));
             }
         }
     }
-    // The trailing dot is optional.
-    if labels.len() > 1 && labels.last().is_some_and(Vec::is_empty) {
-        labels.pop();
+    let last_len = wire.len() - label_start - 1;
+    if last_len == 0 {
+        // The trailing dot is optional; a name without labels is empty.
+        if label_start == 0 {
+            return Err("empty name".into());
+        }
+    } else {
+        wire[label_start] = u8::try_from(last_len).unwrap_or(u8::MAX);
+        wire.push(0);
     }
-    if labels.iter().any(Vec::is_empty) {
-        return Err("empty name".into());
-    }
-    let wire_len = labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
-    if wire_len > MAX_NAME {
+    if wire.len() > MAX_NAME {
         return Err(format!(
-            "name is {wire_len} bytes in wire format, more than {MAX_NAME}"
+            "name is {} bytes in wire format, more than {MAX_NAME}",
+            wire.len()
         ));
     }
-    Name::from_labels(labels.iter().map(Vec::as_slice)).map_err(|e| e.to_string())
+    Name::from_wire_vec(wire).map_err(|e| e.to_string())
 }
 
 /// A decimal number field (§1 "Numbers"): `Ok(None)` when empty (the caller

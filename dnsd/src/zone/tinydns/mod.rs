@@ -13,12 +13,13 @@ mod lines;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::wire::name::Name;
-use crate::wire::rdata::Rdata;
+use crate::wire::rdata::{Rdata, Rtype};
 
 use super::source::{Diagnostic, LocationDef, Origin, Parsed, SourceRecord, TinyAttrs};
 use decode::show;
@@ -42,12 +43,84 @@ pub fn parse_file(path: &Path, opts: &TinyOptions) -> Result<Parsed, std::io::Er
 /// Parses the contents of a `data` file. `text` is raw bytes: tinydns data
 /// need not be UTF-8. `file` is only used in [`Origin`]s.
 pub fn parse(text: &[u8], file: &Arc<Path>, opts: &TinyOptions) -> Parsed {
-    let mut out = Parsed::default();
-    for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
-        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        parse_line(raw, Origin::new(file, line), opts, &mut out);
+    let mut records = Vec::new();
+    let (diagnostics, locations) = parse_into(text, file, opts, &mut |r| records.push(r));
+    Parsed {
+        records,
+        locations,
+        diagnostics,
     }
-    out
+}
+
+/// [`parse`], handing each record to `sink` as soon as its line is read
+/// instead of collecting them. Returns the diagnostics and the location
+/// definitions.
+pub(crate) fn parse_into(
+    text: &[u8],
+    file: &Arc<Path>,
+    opts: &TinyOptions,
+    sink: &mut dyn FnMut(SourceRecord),
+) -> (Vec<Diagnostic>, Vec<LocationDef>) {
+    let mut out = Out {
+        diagnostics: Vec::new(),
+        locations: Vec::new(),
+        scratch: Vec::new(),
+        sink,
+    };
+    run(text, file, opts, |_| true, &mut out);
+    (out.diagnostics, out.locations)
+}
+
+/// The owners of the SOA records of a `data` file, in order of first
+/// appearance, each once (letter case as first written): what a full
+/// [`parse`] would yield, reading only the `.` and `Z` lines.
+pub(crate) fn soa_owners(text: &[u8], file: &Arc<Path>, opts: &TinyOptions) -> Vec<Name> {
+    let mut owners = Vec::new();
+    let mut seen = HashSet::new();
+    let mut sink = |r: SourceRecord| {
+        if r.rdata.rtype() == Rtype::SOA && seen.insert(r.owner.clone()) {
+            owners.push(r.owner);
+        }
+    };
+    let mut out = Out {
+        diagnostics: Vec::new(),
+        locations: Vec::new(),
+        scratch: Vec::new(),
+        sink: &mut sink,
+    };
+    run(
+        text,
+        file,
+        opts,
+        |kind| kind == b'.' || kind == b'Z',
+        &mut out,
+    );
+    owners
+}
+
+/// Where the lines' results go.
+struct Out<'s> {
+    diagnostics: Vec<Diagnostic>,
+    locations: Vec<LocationDef>,
+    /// Records of the current line, reused from line to line.
+    scratch: Vec<SourceRecord>,
+    sink: &'s mut dyn FnMut(SourceRecord),
+}
+
+/// Parses the lines whose leading byte `wanted` accepts.
+fn run(
+    text: &[u8],
+    file: &Arc<Path>,
+    opts: &TinyOptions,
+    wanted: impl Fn(u8) -> bool,
+    out: &mut Out<'_>,
+) {
+    for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
+        if raw.first().is_some_and(|&kind| wanted(kind)) {
+            let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            parse_line(raw, file, line, opts, out);
+        }
+    }
 }
 
 /// Handler for one line type: reads the fields of a [`Line`] and pushes its
@@ -73,22 +146,26 @@ const LINE_TYPES: &[(u8, usize, Handler)] = &[
     (b'S', 9, lines::srv),
 ];
 
+/// The most fields any line type has.
+const MAX_FIELDS: usize = 11;
+
 /// Dispatches one line (without its `\n`) on its leading byte (§1, §2).
-fn parse_line(raw: &[u8], origin: Origin, opts: &TinyOptions, out: &mut Parsed) {
+fn parse_line(raw: &[u8], file: &Arc<Path>, line: u32, opts: &TinyOptions, out: &mut Out<'_>) {
     // tinydns strips trailing spaces and tabs, but not `\r` (§1 "Line ends").
     let end = raw
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(0, |i| i + 1);
-    let line = raw.get(..end).unwrap_or_default();
-    let Some((&kind, rest)) = line.split_first() else {
+    let text = raw.get(..end).unwrap_or_default();
+    let Some((&kind, rest)) = text.split_first() else {
         return; // blank line
     };
     // Comments and `-` lines are ignored without parsing.
     if kind == b'#' || kind == b'-' {
         return;
     }
-    if line.contains(&b'\r') {
+    let origin = Origin::new(file, line);
+    if text.contains(&b'\r') {
         out.diagnostics.push(Diagnostic::error(
             origin,
             "carriage return (\\r) in line: the file has CRLF line ends; \
@@ -112,17 +189,25 @@ fn parse_line(raw: &[u8], origin: Origin, opts: &TinyOptions, out: &mut Parsed) 
         out.diagnostics.push(Diagnostic::error(origin, message));
         return;
     };
+    let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
+    let mut total = 0;
+    for (slot, field) in rest.split(|&b| b == b':').enumerate() {
+        if let Some(f) = fields.get_mut(slot) {
+            *f = field;
+        }
+        total += 1;
+    }
     let mut l = Line {
         kind,
-        fields: rest.split(|&b| b == b':').collect(),
+        fields,
         origin,
-        records: Vec::new(),
+        records: std::mem::take(&mut out.scratch),
         locations: Vec::new(),
         diagnostics: Vec::new(),
         failed: false,
     };
-    if l.fields.len() > count {
-        let extra = l.fields.len() - count;
+    if total > count {
+        let extra = total - count;
         l.warn(format!(
             "`{}` lines have {count} fields; {extra} extra field{} ignored",
             char::from(kind),
@@ -131,10 +216,15 @@ fn parse_line(raw: &[u8], origin: Origin, opts: &TinyOptions, out: &mut Parsed) 
     }
     handler(&mut l, opts);
     out.diagnostics.append(&mut l.diagnostics);
-    if !l.failed {
-        out.records.append(&mut l.records);
+    if l.failed {
+        l.records.clear();
+    } else {
+        for r in l.records.drain(..) {
+            (out.sink)(r);
+        }
         out.locations.append(&mut l.locations);
     }
+    out.scratch = l.records;
 }
 
 /// One line being parsed: its fields and what it has produced so far.
@@ -143,8 +233,9 @@ fn parse_line(raw: &[u8], origin: Origin, opts: &TinyOptions, out: &mut Parsed) 
 struct Line<'a> {
     kind: u8,
     /// The fields after the leading byte, split on `:` before escapes are
-    /// decoded (§1).
-    fields: Vec<&'a [u8]>,
+    /// decoded (§1); missing ones are empty, those past [`MAX_FIELDS`] are
+    /// dropped.
+    fields: [&'a [u8]; MAX_FIELDS],
     origin: Origin,
     records: Vec<SourceRecord>,
     locations: Vec<LocationDef>,
@@ -191,15 +282,17 @@ impl<'a> Line<'a> {
             return self.name(i, what);
         }
         let owner = owner?; // its error is already reported
-        let what = format!(
-            "{what} \"{}\" (x rule: x.{}.{owner})",
-            show(field),
-            show(infix)
-        );
+        let what = || {
+            format!(
+                "{what} \"{}\" (x rule: x.{}.{owner})",
+                show(field),
+                show(infix)
+            )
+        };
         let label = match decode::unescape(field) {
             Ok(label) => label,
             Err(e) => {
-                self.error(format!("{what}: {e}"));
+                self.error(format!("{}: {e}", what()));
                 return None;
             }
         };
@@ -210,7 +303,8 @@ impl<'a> Line<'a> {
                 n.prepend(&label)
             }
         });
-        name.map_err(|e| self.error(format!("{what}: {e}"))).ok()
+        name.map_err(|e| self.error(format!("{}: {e}", what())))
+            .ok()
     }
 
     /// A decimal field with a maximum; `None` when empty or bad (§8 item 3).

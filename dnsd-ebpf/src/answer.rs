@@ -1,0 +1,632 @@
+//! Answering a DNS/UDP query from the fast-path table (xdp-fast-path.md
+//! §1–§6), or naming the reason to pass it.
+//!
+//! Order: allow-listed destination, UDP checksum present, DNS header, the
+//! question (lower-cased into the scratch name while its original bytes
+//! are summed), QCLASS IN, the optional OPT, exact message length, query
+//! checksum verified, then the lookup of `dnsd_common::fastpath` and the
+//! size check. Nothing is written before every check has passed; after
+//! `bpf_xdp_adjust_tail` the frame is rewritten in place: headers swapped,
+//! DNS header patched, the question kept as the client sent it, the tail
+//! appended with its fixups, the OPT appended, checksums computed.
+//!
+//! Verifier notes (§10): offsets that differ between paths (VLAN tags, IP
+//! version, name length) are laundered through the scratch map and masked,
+//! so the verifier walks the answer path once instead of once per value;
+//! every packet access is checked against `data_end` right before it.
+
+use core::ptr;
+
+use aya_ebpf::{helpers::bpf_xdp_adjust_tail, maps::lpm_trie::Key as LpmKey, programs::XdpContext};
+use dnsd_common::{
+    COUNTER_ANSWERED_BASE, COUNTER_ANSWERED_SLOTS, COUNTER_PASS_ADJUST_TAIL,
+    COUNTER_PASS_BAD_CHECKSUM, COUNTER_PASS_BAD_ENTRY, COUNTER_PASS_BAD_NAME,
+    COUNTER_PASS_COUNTS, COUNTER_PASS_EDNS, COUNTER_PASS_MISS, COUNTER_PASS_NAME_TOO_LONG,
+    COUNTER_PASS_NO_CHECKSUM, COUNTER_PASS_NO_TABLE, COUNTER_PASS_NODE, COUNTER_PASS_NOT_OURS,
+    COUNTER_PASS_NOT_QUERY, COUNTER_PASS_QCLASS, COUNTER_PASS_QTYPE, COUNTER_PASS_SHORT,
+    COUNTER_PASS_TOO_BIG, COUNTER_PASS_TRUNCATED, KIND_ZONE_NX, TABLE_SLOT,
+    fastpath::{
+        Entry, KEY_NAME_LEN, KIND_EXACT, KIND_NODE, Key, MAX_ANCESTORS, MAX_FIXUPS, NODE_BELOW_CUT,
+        NODE_CUT, NODE_PASS, NODE_WILDCARD, TAIL_CAP,
+    },
+    net::{
+        CLASS_IN, DNS_HLEN, DNS_OPCODE_MASK, DNS_QR, DNS_RD, DnsHdr, EDNS_DO, EthHdr, IPPROTO_UDP,
+        IPV4_HLEN, Ipv4Hdr, Ipv6Hdr, OPT_RR_LEN, PLAIN_UDP_LIMIT, TYPE_OPT, UDP_HLEN, UdpHdr,
+    },
+};
+
+use crate::program::{
+    ALLOW_V4, ALLOW_V6, SCRATCH, Scratch, TABLES, Table, Udp, config, frame_len, header,
+    header_mut,
+};
+
+/// QTYPEs the engine treats specially (DS at cuts and zone apexes, ANY,
+/// zone transfers): answered from exact entries only, never from a node's
+/// NODATA/referral tail, a wildcard or NXDOMAIN.
+#[inline(always)]
+const fn exact_only(qtype: u16) -> bool {
+    matches!(qtype, 43 | 251 | 252 | 255)
+}
+
+/// IP TTL / hop limit of every reply.
+const REPLY_TTL: u8 = 64;
+
+/// What the answer path needs to know about the query.
+struct Query {
+    /// Offset of the DNS header in the frame.
+    dns: usize,
+    /// Wire length of the question name.
+    qlen: usize,
+    /// The query's flags word.
+    flags: u16,
+    /// The query had an (acceptable) OPT.
+    edns: bool,
+    dnssec_ok: bool,
+    /// The OPT's UDP payload size.
+    client_udp: u16,
+    /// One's-complement sum (unfolded) of what query and reply share:
+    /// pseudo-header addresses and protocol, ports, ID, QDCOUNT, question.
+    shared_sum: u64,
+}
+
+/// Answers the query in `udp` (returning the answered counter: XDP_TX) or
+/// returns the pass reason (the frame is untouched).
+#[inline(always)]
+pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
+    let Some(s) = SCRATCH.get_ptr_mut(0) else {
+        return Err(COUNTER_PASS_NO_TABLE);
+    };
+    // Launder the per-path offsets (see the module notes). Largest values:
+    // l3 22, l4 62, UDP length 65535.
+    let l3 = opaque(s, udp.l3) & 0x1f;
+    let l4 = opaque(s, udp.l4) & 0x7f;
+    let udp_len = opaque(s, udp.len) & 0xffff;
+    let v6 = udp.v6;
+
+    // The destination must be one of ours; sum the pseudo-header addresses.
+    let addr_sum = if v6 {
+        let Some(ip) = header::<Ipv6Hdr>(ctx, l3) else {
+            return Err(COUNTER_PASS_TRUNCATED);
+        };
+        if ALLOW_V6.get(LpmKey::new(128, ip.dst)).is_none() {
+            return Err(COUNTER_PASS_NOT_OURS);
+        }
+        sum16(&ip.src) + sum16(&ip.dst)
+    } else {
+        let Some(ip) = header::<Ipv4Hdr>(ctx, l3) else {
+            return Err(COUNTER_PASS_TRUNCATED);
+        };
+        if ALLOW_V4.get(LpmKey::new(32, ip.dst)).is_none() {
+            return Err(COUNTER_PASS_NOT_OURS);
+        }
+        sum4(&ip.src) + sum4(&ip.dst)
+    };
+
+    let Some(uh) = header::<UdpHdr>(ctx, l4) else {
+        return Err(COUNTER_PASS_TRUNCATED);
+    };
+    let check = uh.check();
+    if check == 0 {
+        return Err(COUNTER_PASS_NO_CHECKSUM);
+    }
+    let ports = u64::from(uh.src_port()) + u64::from(uh.dst_port());
+
+    let dns = (l4 + UDP_HLEN) & 0x7f;
+    if udp_len < UDP_HLEN + DNS_HLEN + 5 {
+        return Err(COUNTER_PASS_SHORT);
+    }
+    let msg_len = udp_len - UDP_HLEN;
+    let Some(h) = header::<DnsHdr>(ctx, dns) else {
+        return Err(COUNTER_PASS_SHORT);
+    };
+    let flags = h.flags();
+    if flags & (DNS_QR | DNS_OPCODE_MASK) != 0 {
+        return Err(COUNTER_PASS_NOT_QUERY);
+    }
+    let arcount = h.arcount();
+    if h.qdcount() != 1 || h.ancount() != 0 || h.nscount() != 0 || arcount > 1 {
+        return Err(COUNTER_PASS_COUNTS);
+    }
+    let id = h.id();
+
+    // The name: lower-cased and zero-padded into the scratch buffer, its
+    // original bytes summed (it starts at an even offset of the datagram).
+    // SAFETY: `s` is this CPU's scratch entry; nothing else uses it while
+    // the program runs.
+    let name = unsafe { &mut (*s).name };
+    clear64(name.as_mut_ptr());
+    let qstart = dns + DNS_HLEN;
+    let mut next = 0usize;
+    let mut qlen = 0usize;
+    let mut qsum = 0u64;
+    for i in 0..KEY_NAME_LEN {
+        let Some(b) = byte(ctx, qstart + i) else {
+            return Err(COUNTER_PASS_BAD_NAME);
+        };
+        qsum += acc(b, i);
+        if i == next {
+            if b > 63 {
+                // Compression pointer or extended label type.
+                return Err(COUNTER_PASS_BAD_NAME);
+            }
+            if b == 0 {
+                qlen = i + 1;
+                break;
+            }
+            next = i + 1 + b as usize;
+        }
+        name[i] = lower(b);
+    }
+    if qlen == 0 {
+        return Err(COUNTER_PASS_NAME_TOO_LONG);
+    }
+    let qlen = opaque(s, qlen) & 0x7f;
+
+    // QTYPE, QCLASS: at DNS offset 12 + qlen.
+    let Some(t) = bytes::<4>(ctx, qstart + qlen) else {
+        return Err(COUNTER_PASS_SHORT);
+    };
+    let qtype = u16::from_be_bytes([t[0], t[1]]);
+    if u16::from_be_bytes([t[2], t[3]]) != CLASS_IN {
+        return Err(COUNTER_PASS_QCLASS);
+    }
+    let mut i = 0;
+    while i < 4 {
+        qsum += acc(t[i], DNS_HLEN + qlen + i);
+        i += 1;
+    }
+
+    // The optional OPT, right after the question and ending the message.
+    let after_question = DNS_HLEN + qlen + 4;
+    let mut edns = false;
+    let mut dnssec_ok = false;
+    let mut client_udp = 0u16;
+    let mut opt_sum = 0u64;
+    if arcount == 1 {
+        let Some(o) = bytes::<OPT_RR_LEN>(ctx, dns + after_question) else {
+            return Err(COUNTER_PASS_EDNS);
+        };
+        // Root owner, TYPE OPT, version 0, RDLENGTH 0 (no options). The
+        // extended RCODE and flags other than DO are ignored, as by the engine.
+        if o[0] != 0
+            || u16::from_be_bytes([o[1], o[2]]) != TYPE_OPT
+            || o[6] != 0
+            || o[9] != 0
+            || o[10] != 0
+        {
+            return Err(COUNTER_PASS_EDNS);
+        }
+        edns = true;
+        client_udp = u16::from_be_bytes([o[3], o[4]]);
+        dnssec_ok = u16::from_be_bytes([o[7], o[8]]) & EDNS_DO != 0;
+        let mut i = 0;
+        while i < OPT_RR_LEN {
+            opt_sum += acc(o[i], after_question + i);
+            i += 1;
+        }
+    }
+    let expected = after_question + if edns { OPT_RR_LEN } else { 0 };
+    if msg_len != expected {
+        // Bytes after the last record (or a record that is missing).
+        return Err(COUNTER_PASS_EDNS);
+    }
+
+    // Never answer a datagram the kernel would drop: verify its checksum.
+    let shared_sum = addr_sum + u64::from(IPPROTO_UDP) + ports + u64::from(id) + 1 + qsum;
+    let query_sum = shared_sum
+        + 2 * udp_len as u64
+        + u64::from(check)
+        + u64::from(flags)
+        + u64::from(arcount)
+        + opt_sum;
+    if fold(query_sum) != 0xffff {
+        return Err(COUNTER_PASS_BAD_CHECKSUM);
+    }
+
+    let Some(table) = TABLES.get(TABLE_SLOT) else {
+        return Err(COUNTER_PASS_NO_TABLE);
+    };
+    let entry = lookup(table, s, qtype)?;
+    let query = Query {
+        dns,
+        qlen,
+        flags,
+        edns,
+        dnssec_ok,
+        client_udp,
+        shared_sum,
+    };
+    reply(ctx, s, l3, l4, v6, &query, entry)
+}
+
+/// The lookup of `dnsd_common::fastpath`: exact, node, ancestors (closest
+/// encloser), wildcard, zone NXDOMAIN.
+#[inline(always)]
+fn lookup<'a>(table: &'a Table, s: *mut Scratch, qtype: u16) -> Result<&'a Entry, u32> {
+    // SAFETY: this CPU's scratch entry, used by nothing else meanwhile.
+    let (key, name) = unsafe { (&mut (*s).key, &(*s).name) };
+    key._pad = [0; 4];
+
+    // 1. Exact (name, qtype).
+    key_name(key, name, 0);
+    key.qtype = qtype;
+    key.kind = KIND_EXACT;
+    if let Some(e) = get(table, key) {
+        return Ok(e);
+    }
+    if exact_only(qtype) {
+        return Err(COUNTER_PASS_QTYPE);
+    }
+    // 2. The name exists: NODATA, or the referral.
+    key.qtype = 0;
+    key.kind = KIND_NODE;
+    if let Some(node) = get(table, key) {
+        return if node.node_flags & NODE_PASS != 0 {
+            Err(COUNTER_PASS_NODE)
+        } else {
+            Ok(node)
+        };
+    }
+    // 3. The closest encloser, one label up at a time.
+    let mut off = 0usize;
+    for _ in 0..MAX_ANCESTORS {
+        let len = name[off & (KEY_NAME_LEN - 1)] as usize;
+        if len == 0 {
+            break; // the root was tried already: out of our zones
+        }
+        off = (off + 1 + len) & (KEY_NAME_LEN - 1);
+        key_name(key, name, off);
+        key.qtype = 0;
+        key.kind = KIND_NODE;
+        let Some(node) = get(table, key) else {
+            continue;
+        };
+        let node_flags = node.node_flags;
+        if node_flags & NODE_PASS != 0 {
+            return Err(COUNTER_PASS_NODE);
+        }
+        if node_flags & (NODE_CUT | NODE_BELOW_CUT) != 0 {
+            return Ok(node);
+        }
+        if node_flags & NODE_WILDCARD != 0 {
+            wildcard_name(key, name, off);
+            key.qtype = qtype;
+            key.kind = KIND_EXACT;
+            if let Some(e) = get(table, key) {
+                return Ok(e);
+            }
+            key.qtype = 0;
+            key.kind = KIND_NODE;
+            return match get(table, key) {
+                Some(w) if w.node_flags & NODE_PASS == 0 => Ok(w),
+                _ => Err(COUNTER_PASS_NODE),
+            };
+        }
+        let zone = node.zone;
+        clear64(key.name.as_mut_ptr());
+        key.qtype = zone;
+        key.kind = KIND_ZONE_NX;
+        return get(table, key).ok_or(COUNTER_PASS_NODE);
+    }
+    // 4. No zone of ours, or deeper than MAX_ANCESTORS below the encloser.
+    Err(COUNTER_PASS_MISS)
+}
+
+#[inline(always)]
+fn get<'a>(table: &'a Table, key: &Key) -> Option<&'a Entry> {
+    // SAFETY: inner maps are never modified once published (reloads swap
+    // in a new map), so the value cannot change under us; RCU keeps it
+    // alive until the program returns.
+    table.get_ptr(key).map(|p| unsafe { &*p })
+}
+
+/// Checks the entry and the size, then rewrites the frame into the reply.
+#[inline(always)]
+fn reply(
+    ctx: &XdpContext,
+    s: *mut Scratch,
+    l3: usize,
+    l4: usize,
+    v6: bool,
+    q: &Query,
+    e: &Entry,
+) -> Result<u32, u32> {
+    let tail_len = e.tail_len as usize;
+    let nfixups = e.nfixups as usize;
+    let counter = u32::from(e.counter);
+    if tail_len > TAIL_CAP
+        || nfixups > MAX_FIXUPS
+        || !(COUNTER_ANSWERED_BASE..COUNTER_ANSWERED_BASE + COUNTER_ANSWERED_SLOTS)
+            .contains(&counter)
+    {
+        return Err(COUNTER_PASS_BAD_ENTRY);
+    }
+    let mut k = 0;
+    while k < MAX_FIXUPS {
+        if k < nfixups && e.fixups[k] as usize + 2 > tail_len {
+            return Err(COUNTER_PASS_BAD_ENTRY);
+        }
+        k += 1;
+    }
+
+    let opt_len = if q.edns { OPT_RR_LEN } else { 0 };
+    let dns_len = DNS_HLEN + q.qlen + 4 + tail_len + opt_len;
+    let limit = if q.edns {
+        let server = config().effective_edns_udp_size() as usize;
+        (q.client_udp as usize)
+            .max(PLAIN_UDP_LIMIT)
+            .min(server.max(PLAIN_UDP_LIMIT))
+    } else {
+        PLAIN_UDP_LIMIT
+    };
+    if dns_len > limit {
+        return Err(COUNTER_PASS_TOO_BIG);
+    }
+
+    let new_len = (q.dns + dns_len) as i64;
+    let delta = new_len - frame_len(ctx) as i64;
+    // SAFETY: plain helper call on our own context.
+    if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta as i32) } != 0 {
+        return Err(COUNTER_PASS_ADJUST_TAIL);
+    }
+    // From here on the frame is the reply. The checks below cannot fail
+    // (the frame has exactly the size computed above); they are for the
+    // verifier. Should one fail anyway, the frame is passed with only its
+    // length changed (the IP length still describes the query).
+    let Some(()) = rewrite(ctx, s, l3, l4, v6, q, e, dns_len) else {
+        return Err(COUNTER_PASS_ADJUST_TAIL);
+    };
+    Ok(counter)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn rewrite(
+    ctx: &XdpContext,
+    s: *mut Scratch,
+    l3: usize,
+    l4: usize,
+    v6: bool,
+    q: &Query,
+    e: &Entry,
+    dns_len: usize,
+) -> Option<()> {
+    let udp_len = UDP_HLEN + dns_len;
+    let eth = header_mut::<EthHdr>(ctx, 0)?;
+    core::mem::swap(&mut eth.dst, &mut eth.src);
+    if v6 {
+        let ip = header_mut::<Ipv6Hdr>(ctx, l3)?;
+        core::mem::swap(&mut ip.src, &mut ip.dst);
+        ip.payload_len = (udp_len as u16).to_be_bytes();
+        ip.hop_limit = REPLY_TTL;
+    } else {
+        let ip = header_mut::<Ipv4Hdr>(ctx, l3)?;
+        core::mem::swap(&mut ip.src, &mut ip.dst);
+        ip.total_len = ((IPV4_HLEN + udp_len) as u16).to_be_bytes();
+        ip.ttl = REPLY_TTL;
+        ip.check = [0, 0];
+        let sum = u64::from(u16::from_be_bytes([ip.version_ihl, ip.tos]))
+            + u64::from(ip.total_len())
+            + u64::from(u16::from_be_bytes(ip.id))
+            + u64::from(ip.frag_off())
+            + u64::from(u16::from_be_bytes([ip.ttl, ip.protocol]))
+            + sum4(&ip.src)
+            + sum4(&ip.dst);
+        ip.check = (!fold(sum)).to_be_bytes();
+    }
+
+    // Tail, then its fixups, summed as if it started at an even offset.
+    let base = q.dns + DNS_HLEN + q.qlen + 4;
+    let tail_len = opaque(s, e.tail_len as usize) & 0x1ff;
+    let mut tail_sum = 0u64;
+    for j in 0..TAIL_CAP {
+        if j >= tail_len {
+            break;
+        }
+        let b = e.tail[j];
+        let p = byte_ptr(ctx, base + j)?;
+        // SAFETY: `p` is inside the frame (checked by byte_ptr).
+        unsafe { *p = b };
+        tail_sum += acc(b, j);
+    }
+    let shift = (q.qlen as u16).wrapping_sub(e.ref_qlen);
+    let nfixups = e.nfixups as usize;
+    for k in 0..MAX_FIXUPS {
+        if k >= nfixups {
+            break;
+        }
+        let f = e.fixups[k] as usize & 0x1ff;
+        let p = bytes_ptr::<2>(ctx, base + f)?;
+        // SAFETY: two bytes inside the frame (checked by bytes_ptr).
+        let old = unsafe { u16::from_be_bytes(*p) };
+        let new = old.wrapping_add(shift);
+        unsafe { *p = new.to_be_bytes() };
+        let (old, new) = if f & 1 == 0 {
+            (old, new)
+        } else {
+            (old.swap_bytes(), new.swap_bytes())
+        };
+        tail_sum += u64::from(new) + u64::from(0xffff - old);
+    }
+    let mut tail_sum = fold(tail_sum);
+    if q.qlen & 1 == 1 {
+        // The tail starts at an odd offset of the datagram.
+        tail_sum = tail_sum.swap_bytes();
+    }
+
+    // The OPT: root, OPT, CLASS = server size, TTL = DO only, RDLENGTH 0.
+    let mut opt_sum = 0u64;
+    if q.edns {
+        let o = bytes_ptr::<OPT_RR_LEN>(ctx, base + tail_len)?;
+        let size = config().effective_edns_udp_size().to_be_bytes();
+        let opt: [u8; OPT_RR_LEN] = [
+            0,
+            0,
+            TYPE_OPT as u8,
+            size[0],
+            size[1],
+            0,
+            0,
+            if q.dnssec_ok { 0x80 } else { 0 },
+            0,
+            0,
+            0,
+        ];
+        // SAFETY: OPT_RR_LEN bytes inside the frame (checked by bytes_ptr).
+        unsafe { *o = opt };
+        let at = DNS_HLEN + q.qlen + 4 + tail_len;
+        let mut i = 0;
+        while i < OPT_RR_LEN {
+            opt_sum += acc(opt[i], at + i);
+            i += 1;
+        }
+    }
+
+    // DNS header: ID and QDCOUNT stay.
+    let flags = DNS_QR | (q.flags & DNS_RD) | e.flags;
+    let arcount = e.arcount.wrapping_add(u16::from(q.edns));
+    let h = header_mut::<DnsHdr>(ctx, q.dns)?;
+    h.flags = flags.to_be_bytes();
+    h.ancount = e.ancount.to_be_bytes();
+    h.nscount = e.nscount.to_be_bytes();
+    h.arcount = arcount.to_be_bytes();
+
+    let uh = header_mut::<UdpHdr>(ctx, l4)?;
+    core::mem::swap(&mut uh.src_port, &mut uh.dst_port);
+    uh.len = (udp_len as u16).to_be_bytes();
+    let sum = q.shared_sum
+        + 2 * udp_len as u64
+        + u64::from(flags)
+        + u64::from(e.ancount)
+        + u64::from(e.nscount)
+        + u64::from(arcount)
+        + u64::from(tail_sum)
+        + opt_sum;
+    let check = match !fold(sum) {
+        0 => 0xffff,
+        c => c,
+    };
+    uh.check = check.to_be_bytes();
+    Some(())
+}
+
+/// Passes `v` through the scratch map: the verifier then sees an unknown
+/// value (to be masked by the caller) instead of one constant per path.
+#[inline(always)]
+fn opaque(s: *mut Scratch, v: usize) -> usize {
+    // SAFETY: this CPU's scratch entry; volatile so LLVM keeps the round trip.
+    unsafe {
+        ptr::write_volatile(&mut (*s).spill, v as u64);
+        ptr::read_volatile(&(*s).spill) as usize
+    }
+}
+
+/// Zeroes 64 bytes at `p` (8-byte aligned) with eight 8-byte stores.
+#[inline(always)]
+fn clear64(p: *mut u8) {
+    let w = p as *mut u64;
+    let mut i = 0;
+    while i < KEY_NAME_LEN / 8 {
+        // SAFETY: callers pass a 64-byte, 8-aligned buffer.
+        unsafe { w.add(i).write(0) };
+        i += 1;
+    }
+}
+
+/// `key.name` = the 64 bytes of `name` from `off` (≤ 63): the suffix
+/// starting there, zero-padded.
+#[inline(always)]
+fn key_name(key: &mut Key, name: &[u8; 2 * KEY_NAME_LEN], off: usize) {
+    let off = off & (KEY_NAME_LEN - 1);
+    let mut i = 0;
+    while i < KEY_NAME_LEN {
+        key.name[i] = name[off + i];
+        i += 1;
+    }
+}
+
+/// `key.name` = `\x01*` + the suffix of `name` from `off` (≤ 63; the
+/// suffix is at most 62 bytes since `off` ≥ 2).
+#[inline(always)]
+fn wildcard_name(key: &mut Key, name: &[u8; 2 * KEY_NAME_LEN], off: usize) {
+    let off = off & (KEY_NAME_LEN - 1);
+    key.name[0] = 1;
+    key.name[1] = b'*';
+    let mut i = 0;
+    while i < KEY_NAME_LEN - 2 {
+        key.name[2 + i] = name[off + i];
+        i += 1;
+    }
+}
+
+/// ASCII lower case of A–Z only (RFC 4343); label lengths (≤ 63) are below 'A'.
+#[inline(always)]
+const fn lower(b: u8) -> u8 {
+    if b.wrapping_sub(b'A') < 26 { b | 0x20 } else { b }
+}
+
+/// `b`'s contribution to a one's-complement sum at offset `pos` of a
+/// region starting at an even offset: high byte at even offsets.
+#[inline(always)]
+fn acc(b: u8, pos: usize) -> u64 {
+    u64::from(b) << ((!pos & 1) << 3)
+}
+
+/// Folds a one's-complement sum to 16 bits.
+#[inline(always)]
+fn fold(mut sum: u64) -> u16 {
+    let mut i = 0;
+    while i < 4 {
+        sum = (sum & 0xffff) + (sum >> 16);
+        i += 1;
+    }
+    sum as u16
+}
+
+#[inline(always)]
+fn sum4(a: &[u8; 4]) -> u64 {
+    u64::from(u16::from_be_bytes([a[0], a[1]])) + u64::from(u16::from_be_bytes([a[2], a[3]]))
+}
+
+#[inline(always)]
+fn sum16(a: &[u8; 16]) -> u64 {
+    let mut sum = 0;
+    let mut i = 0;
+    while i < 16 {
+        sum += u64::from(u16::from_be_bytes([a[i], a[i + 1]]));
+        i += 2;
+    }
+    sum
+}
+
+/// The frame byte at `off`.
+#[inline(always)]
+fn byte(ctx: &XdpContext, off: usize) -> Option<u8> {
+    // SAFETY: byte_ptr checked the bounds.
+    byte_ptr(ctx, off).map(|p| unsafe { *p })
+}
+
+#[inline(always)]
+fn byte_ptr(ctx: &XdpContext, off: usize) -> Option<*mut u8> {
+    let start = ctx.data();
+    if start + off + 1 > ctx.data_end() {
+        return None;
+    }
+    Some((start + off) as *mut u8)
+}
+
+/// `N` frame bytes at `off`, copied.
+#[inline(always)]
+fn bytes<const N: usize>(ctx: &XdpContext, off: usize) -> Option<[u8; N]> {
+    // SAFETY: bytes_ptr checked the bounds; [u8; N] has alignment 1.
+    bytes_ptr::<N>(ctx, off).map(|p| unsafe { *p })
+}
+
+#[inline(always)]
+fn bytes_ptr<const N: usize>(ctx: &XdpContext, off: usize) -> Option<*mut [u8; N]> {
+    let start = ctx.data();
+    if start + off + N > ctx.data_end() {
+        return None;
+    }
+    Some((start + off) as *mut [u8; N])
+}
