@@ -113,7 +113,7 @@ unsafe impl aya::Pod for Config {}
 // COUNTER_DNS_UDP or an L2–L4 COUNTER_PASS_* reason (NOT_IP … BAD_LENGTH).
 // Every COUNTER_DNS_UDP frame then increments exactly one answered-by-kind
 // counter (COUNTER_ANSWERED_BASE + n, from the table entry) or one
-// DNS-level COUNTER_PASS_* reason (NOT_OURS … ADJUST_TAIL). So
+// DNS-level COUNTER_PASS_* reason (NOT_OURS … BAD_SOURCE). So
 //   PACKETS_SEEN == DNS_UDP + sum(L2–L4 PASS_*)
 //   DNS_UDP      == sum(ANSWERED_*) + sum(DNS-level PASS_*).
 //
@@ -176,7 +176,8 @@ pub const COUNTER_PASS_BAD_LENGTH: u32 = COUNTER_PASS_BASE + 8;
 pub const COUNTER_PASS_NOT_OURS: u32 = COUNTER_PASS_BASE + 9;
 /// UDP checksum field 0 (none over IPv4, invalid over IPv6).
 pub const COUNTER_PASS_NO_CHECKSUM: u32 = COUNTER_PASS_BASE + 10;
-/// UDP checksum wrong: the kernel drops such a datagram, we never answer it.
+/// UDP checksum (or IPv4 header checksum) wrong: the kernel drops such a
+/// packet, so we never answer it.
 pub const COUNTER_PASS_BAD_CHECKSUM: u32 = COUNTER_PASS_BASE + 11;
 /// Shorter than a header and a question.
 pub const COUNTER_PASS_SHORT: u32 = COUNTER_PASS_BASE + 12;
@@ -203,8 +204,7 @@ pub const COUNTER_PASS_MISS: u32 = COUNTER_PASS_BASE + 20;
 /// The node reached says pass (`NODE_PASS`), or a wildcard without an entry
 /// for the qtype or a NODATA node, or a zone without an NXDOMAIN entry.
 pub const COUNTER_PASS_NODE: u32 = COUNTER_PASS_BASE + 21;
-/// QTYPE answered only from exact entries (DS, ANY, AXFR, IXFR: the engine
-/// treats them specially) and no exact entry.
+/// QTYPE never answered by XDP (AXFR, IXFR: the engine answers NOTIMP).
 pub const COUNTER_PASS_QTYPE: u32 = COUNTER_PASS_BASE + 22;
 /// The response would exceed the client's limit (userspace truncates).
 pub const COUNTER_PASS_TOO_BIG: u32 = COUNTER_PASS_BASE + 23;
@@ -212,6 +212,11 @@ pub const COUNTER_PASS_TOO_BIG: u32 = COUNTER_PASS_BASE + 23;
 pub const COUNTER_PASS_BAD_ENTRY: u32 = COUNTER_PASS_BASE + 24;
 /// `bpf_xdp_adjust_tail` failed (no tailroom in this driver).
 pub const COUNTER_PASS_ADJUST_TAIL: u32 = COUNTER_PASS_BASE + 25;
+/// A source the kernel would drop or userspace could not answer: multicast
+/// or broadcast source MAC; IPv4 source in 0/8, 127/8 or 224/3; IPv6
+/// source multicast, unspecified, loopback or IPv4-mapped; UDP source port
+/// 0. Never reflect a reply there.
+pub const COUNTER_PASS_BAD_SOURCE: u32 = COUNTER_PASS_BASE + 26;
 
 /// Index → stable metric label, for every counter defined so far.
 pub const COUNTER_NAMES: &[(u32, &str)] = &[
@@ -248,6 +253,7 @@ pub const COUNTER_NAMES: &[(u32, &str)] = &[
     (COUNTER_PASS_TOO_BIG, "pass_too_big"),
     (COUNTER_PASS_BAD_ENTRY, "pass_bad_entry"),
     (COUNTER_PASS_ADJUST_TAIL, "pass_adjust_tail"),
+    (COUNTER_PASS_BAD_SOURCE, "pass_bad_source"),
 ];
 
 /// The metric label of counter `index`, if it is defined.
@@ -265,7 +271,7 @@ pub fn counter_name(index: u32) -> Option<&'static str> {
 const _: () = {
     assert!(COUNTER_ANSWERED_BASE + COUNTER_ANSWERED_SLOTS <= COUNTER_PASS_BASE);
     assert!(COUNTER_PASS_BASE + COUNTER_PASS_SLOTS <= COUNTER_SLOTS);
-    assert!(COUNTER_PASS_ADJUST_TAIL < COUNTER_PASS_BASE + COUNTER_PASS_SLOTS);
+    assert!(COUNTER_PASS_BAD_SOURCE < COUNTER_PASS_BASE + COUNTER_PASS_SLOTS);
     assert!(COUNTER_ANSWERED_REFERRAL < COUNTER_ANSWERED_BASE + COUNTER_ANSWERED_SLOTS);
     assert!(KIND_ZONE_NX != fastpath::KIND_EXACT && KIND_ZONE_NX != fastpath::KIND_NODE);
     // Indexes are unique and inside the map.

@@ -47,8 +47,7 @@ pub(crate) static ALLOW_V4: LpmTrie<[u8; 4], u8> = LpmTrie::with_max_entries(ALL
 
 /// Served IPv6 addresses (/128 keys); empty means nothing is answered.
 #[map(name = "ALLOW_V6")]
-pub(crate) static ALLOW_V6: LpmTrie<[u8; 16], u8> =
-    LpmTrie::with_max_entries(ALLOW_MAX_ENTRIES, 0);
+pub(crate) static ALLOW_V6: LpmTrie<[u8; 16], u8> = LpmTrie::with_max_entries(ALLOW_MAX_ENTRIES, 0);
 
 /// The table an inner map of [`TABLES`] holds: exact, node and zone
 /// NXDOMAIN entries. `1` is only the template's size: the loader creates
@@ -74,6 +73,13 @@ pub(crate) struct Scratch {
     /// Round-trip slot that hides per-path constants from the verifier.
     pub spill: u64,
 }
+
+// `answer` copies names 8 bytes at a time: both buffers must be 8-aligned.
+const _: () = {
+    assert!(mem::offset_of!(Scratch, key) == 0);
+    assert!(mem::offset_of!(Scratch, name) % 8 == 0);
+    assert!(mem::align_of::<Scratch>() == 8);
+};
 
 #[map(name = "SCRATCH")]
 pub(crate) static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
@@ -153,32 +159,40 @@ pub(crate) fn config() -> Config {
     }
 }
 
+/// The address of `len` frame bytes at `offset`, if they lie inside the frame.
+///
+/// The start address goes through `black_box` (a stack round trip): LLVM
+/// then cannot rewrite `p + len > end` into `p >= end` or `off + len >
+/// end - data`, forms the verifier cannot use (§10.4), and the verifier
+/// sees `p + len` as the pointer with a constant offset `len` whose check
+/// makes `len` bytes at `p` accessible, whatever `offset`'s range.
+#[inline(always)]
+pub(crate) fn checked(ctx: &XdpContext, offset: usize, len: usize) -> Option<usize> {
+    let p = core::hint::black_box(ctx.data() + offset);
+    if p + len > ctx.data_end() {
+        return None;
+    }
+    Some(p)
+}
+
 /// A header of type `T` at `offset` bytes from the frame start, if the whole
 /// header lies inside the frame. Every `T` has alignment 1.
 #[inline(always)]
 pub(crate) fn header<T>(ctx: &XdpContext, offset: usize) -> Option<&T> {
-    let start = ctx.data();
-    let end = ctx.data_end();
-    if start + offset + mem::size_of::<T>() > end {
-        return None;
-    }
-    // SAFETY: bounds checked just above against data_end; T is a byte-array
+    let p = checked(ctx, offset, mem::size_of::<T>())?;
+    // SAFETY: bounds checked against data_end; T is a byte-array
     // #[repr(C)] header from dnsd_common::net (alignment 1, any bit pattern valid).
-    Some(unsafe { &*((start + offset) as *const T) })
+    Some(unsafe { &*(p as *const T) })
 }
 
 /// Like [`header`], writable.
 #[inline(always)]
 #[allow(clippy::mut_from_ref)] // the frame belongs to this program run
 pub(crate) fn header_mut<T>(ctx: &XdpContext, offset: usize) -> Option<&mut T> {
-    let start = ctx.data();
-    let end = ctx.data_end();
-    if start + offset + mem::size_of::<T>() > end {
-        return None;
-    }
+    let p = checked(ctx, offset, mem::size_of::<T>())?;
     // SAFETY: as for `header`; XDP owns the frame, nothing else aliases it
     // while the program runs.
-    Some(unsafe { &mut *((start + offset) as *mut T) })
+    Some(unsafe { &mut *(p as *mut T) })
 }
 
 #[inline(always)]

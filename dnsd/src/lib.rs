@@ -10,4 +10,5 @@ pub mod reload;
 pub mod server;
 pub mod wire;
 pub mod xdp;
+pub mod xdp_service;
 pub mod zone;

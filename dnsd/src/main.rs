@@ -14,6 +14,7 @@ use dnsd::control;
 use dnsd::engine::{Engine, EngineSettings, Responder};
 use dnsd::reload::{self, ZoneWatcher};
 use dnsd::server::{Server, ServerStats};
+use dnsd::xdp_service::XdpService;
 use dnsd::zone::compile::{self, Compiled};
 use dnsd::zone::snapshot::Snapshot;
 
@@ -195,12 +196,11 @@ fn serve(path: &Path) -> Result<ExitCode> {
         env!("CARGO_PKG_VERSION"),
         describe_zones(&snapshot)
     );
-    let engine = Arc::new(Engine::new(
-        snapshot,
-        EngineSettings {
-            edns_udp_size: config.server.edns_udp_size,
-        },
-    ));
+    let settings = EngineSettings {
+        edns_udp_size: config.server.edns_udp_size,
+    };
+    let xdp = Arc::new(XdpService::start(&config, &snapshot, settings));
+    let engine = Arc::new(Engine::new(snapshot, settings));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -216,8 +216,16 @@ fn serve(path: &Path) -> Result<ExitCode> {
         let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
         let mut watcher = watch_zones(path, Some(&config));
         let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<oneshot::Sender<String>>();
+        let xdp_stats = Arc::clone(&xdp);
         let handler: control::Handler = Arc::new(move |command: &str| match command {
-            "stats" => stats_text(&stats),
+            "stats" => {
+                let mut text = stats_text(&stats);
+                match xdp_stats.as_ref() {
+                    Some(x) => text.push_str(&x.stats_text()),
+                    None => text.push_str("xdp.attached 0\n"),
+                }
+                text
+            }
             "reload" => {
                 let (tx, rx) = oneshot::channel();
                 if reload_tx.send(tx).is_err() {
@@ -233,7 +241,7 @@ fn serve(path: &Path) -> Result<ExitCode> {
             tokio::select! {
                 Some(reply) = reload_rx.recv() => {
                     tracing::info!("reload requested on the control socket");
-                    let (config, ok) = reload(path, &engine);
+                    let (config, ok) = reload(path, &engine, xdp.as_ref().as_ref());
                     watcher = watch_zones(path, config.as_ref());
                     let _ = reply.send(if ok {
                         format!("reloaded: {}\n", describe_zones(&engine.snapshot()))
@@ -243,11 +251,11 @@ fn serve(path: &Path) -> Result<ExitCode> {
                 }
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading");
-                    watcher = watch_zones(path, reload(path, &engine).0.as_ref());
+                    watcher = watch_zones(path, reload(path, &engine, xdp.as_ref().as_ref()).0.as_ref());
                 }
                 Some(file) = changed(&mut watcher) => {
                     tracing::info!("{} changed: reloading", file.display());
-                    watcher = watch_zones(path, reload(path, &engine).0.as_ref());
+                    watcher = watch_zones(path, reload(path, &engine, xdp.as_ref().as_ref()).0.as_ref());
                 }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
@@ -275,7 +283,7 @@ fn serve(path: &Path) -> Result<ExitCode> {
 /// Re-reads the config and its zones; keeps the old snapshot on any error.
 /// Returns the config that was read (so the watch list can follow it) and
 /// whether the new zones are live.
-fn reload(path: &Path, engine: &Engine) -> (Option<Config>, bool) {
+fn reload(path: &Path, engine: &Engine, xdp: Option<&XdpService>) -> (Option<Config>, bool) {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -286,6 +294,9 @@ fn reload(path: &Path, engine: &Engine) -> (Option<Config>, bool) {
     let ok = match load_zones(&config) {
         Some(snapshot) => {
             tracing::info!("reloaded: {}", describe_zones(&snapshot));
+            if let Some(x) = xdp {
+                x.update(&snapshot);
+            }
             engine.replace(snapshot);
             true
         }

@@ -11,6 +11,7 @@
 //! * [`zonefile`] reads the RFC 1035 fixtures with `domain`'s zone file parser.
 
 pub mod client;
+pub mod netns;
 pub mod normalize;
 pub mod servers;
 pub mod wire;

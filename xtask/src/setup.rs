@@ -36,6 +36,8 @@ const PEER_PACKAGES: &[&str] = &[
     "bind9-dnsutils",
     "bpftool",
     "iproute2",
+    "iputils-ping",
+    "ethtool",
 ];
 /// Packages that ship a DNS daemon, and its systemd unit.
 const DAEMONS: &[(&str, &str)] = &[

@@ -430,6 +430,31 @@ mod tests {
     }
 
     #[test]
+    fn lower_case_forms_without_allocating() {
+        let name = n("WWW.Example.com");
+        let mut buf = [0u8; MAX_NAME];
+        assert_eq!(
+            name.lowercase_into(&mut buf),
+            n("www.example.com").as_wire()
+        );
+        assert!(name.lowercase_eq(b"\x03www\x07example\x03com\x00"));
+        assert!(!name.lowercase_eq(name.as_wire()));
+        assert!(!name.lowercase_eq(b"\x03www\x07example\x03com"));
+        let longest = format!("{0}.{0}.{0}.{1}", "A".repeat(63), "b".repeat(61));
+        let lower = n(&longest).to_lowercase();
+        assert_eq!(n(&longest).lowercase_into(&mut buf), lower.as_wire());
+        assert_eq!(Name::from_wire_vec(b"\x01a\x00".to_vec()), Ok(n("a")));
+        assert_eq!(
+            Name::from_wire_vec(b"\x01a".to_vec()),
+            Err(NameError::Truncated)
+        );
+        assert_eq!(
+            Name::from_wire_vec(b"\x01a\x00\x00".to_vec()),
+            Err(NameError::Truncated)
+        );
+    }
+
+    #[test]
     fn case_insensitive_eq_and_hash() {
         use std::collections::HashSet;
         let mut set = HashSet::new();

@@ -90,6 +90,10 @@ pub enum XdpError {
         source: Box<MapError>,
     },
 
+    /// A table or address list the program cannot use (a builder bug).
+    #[error("invalid XDP table: {0}")]
+    InvalidTable(String),
+
     /// The interface is not attached (for [`super::XdpProgram::detach`]).
     #[error("XDP is not attached to `{interface}` by this process")]
     NotAttached {

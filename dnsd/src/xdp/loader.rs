@@ -1,16 +1,62 @@
 //! Loads the embedded XDP program, configures it, attaches it and reads its counters.
 
-use std::{fmt, time::Duration};
+use std::{collections::BTreeSet, fmt, net::IpAddr, time::Duration};
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, MapData, PerCpuArray},
+    maps::{Array, ArrayOfMaps, HashMap, LpmTrie, MapData, PerCpuArray, lpm_trie::Key as LpmKey},
     programs::{ProgramError, TestRun as _, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId},
 };
-use dnsd_common::{CONFIG_INDEX, COUNTER_NAMES, Config, MAP_CONFIG, MAP_COUNTERS, PROGRAM_NAME};
+use dnsd_common::{
+    ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_NAMES, Config, KIND_ZONE_NX, MAP_ALLOW_V4,
+    MAP_ALLOW_V6, MAP_CONFIG, MAP_COUNTERS, MAP_TABLES, PROGRAM_NAME, PROGRAM_SWAP_NAME,
+    TABLE_SLOT,
+    fastpath::{Entry, KIND_EXACT, KIND_NODE, Key, MAX_FIXUPS, NODE_PASS, TAIL_CAP},
+};
 use tracing::{debug, warn};
 
 use super::{OBJECT, XdpError};
+use crate::fastpath::Table;
+
+/// `BPF_NOEXIST`: a key inserted twice into a new table is an error.
+const BPF_NOEXIST: u64 = 1;
+
+/// One version of the table: the inner map of `TABLES`.
+pub(crate) type TableMap = HashMap<MapData, Key, Entry>;
+
+/// A new, unpublished inner map holding `table` (entries and zone
+/// NXDOMAIN entries), sized for it.
+pub(crate) fn table_map(table: &Table) -> Result<TableMap, XdpError> {
+    validate_table(table)?;
+    let total = table.entries.len() + table.zone_nx.len();
+    let max_entries = u32::try_from(total.max(1))
+        .map_err(|_| XdpError::InvalidTable(format!("{total} entries do not fit a BPF map")))?;
+    let mut inner: TableMap = HashMap::create(max_entries, 0).map_err(|source| {
+        map_error(&format!("creating a table map for {total} entries"), source)
+    })?;
+    for (key, entry) in &table.entries {
+        inner.insert(key, entry, BPF_NOEXIST).map_err(|source| {
+            map_error(
+                &format!(
+                    "inserting {} into the new table (duplicate key?)",
+                    describe_key(key)
+                ),
+                source,
+            )
+        })?;
+    }
+    for (zone, entry) in table.zone_nx.iter().enumerate() {
+        inner
+            .insert(zone_nx_key(zone as u16), entry, BPF_NOEXIST)
+            .map_err(|source| {
+                map_error(
+                    &format!("inserting the NXDOMAIN entry of zone {zone}"),
+                    source,
+                )
+            })?;
+    }
+    Ok(inner)
+}
 
 /// How to attach to an interface.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -44,9 +90,16 @@ struct Attachment {
 
 /// The loaded XDP program with its maps. Dropping it detaches it from every
 /// interface it was attached to and unloads it.
+///
+/// Until [`Self::load_table`] and [`Self::set_addresses`] have been called
+/// the program answers nothing (every DNS frame is passed).
 pub struct XdpProgram {
     ebpf: Ebpf,
     attachments: Vec<Attachment>,
+    /// Whether the benchmark baseline `dnsd_swap` has been loaded.
+    swap_loaded: bool,
+    /// Entries in the table currently published (0 before the first).
+    table_len: usize,
 }
 
 impl fmt::Debug for XdpProgram {
@@ -89,9 +142,114 @@ impl XdpProgram {
         let mut program = Self {
             ebpf,
             attachments: Vec::new(),
+            swap_loaded: false,
+            table_len: 0,
         };
         program.set_config(config)?;
         Ok(program)
+    }
+
+    /// Publishes `table` as one whole new version: a new inner hash map,
+    /// sized for the table, is filled completely and then swapped into the
+    /// `TABLES` slot with a single map update. Every packet reads the slot
+    /// once, so it sees either the old table or the new one, never a mix
+    /// and never an empty or half-filled one; packets in flight finish on
+    /// the old map, which the kernel frees after the last of them (RCU).
+    ///
+    /// Entries are checked for what the program relies on (tail and fixups
+    /// in range, zone indexes fitting `u16`); a duplicate key is an error.
+    pub fn load_table(&mut self, table: &Table) -> Result<(), XdpError> {
+        let inner = table_map(table)?;
+        let map = self.ebpf.map_mut(MAP_TABLES).ok_or(XdpError::Missing {
+            kind: "map",
+            name: MAP_TABLES,
+        })?;
+        let mut outer: ArrayOfMaps<&mut MapData, TableMap> = ArrayOfMaps::try_from(map)
+            .map_err(|source| map_error("opening the table slot map", source))?;
+        outer
+            .set(TABLE_SLOT, &inner, 0)
+            .map_err(|source| map_error("publishing the new table", source))?;
+        // Our descriptor of the new map closes here; the slot keeps it alive.
+        self.table_len = table.entries.len() + table.zone_nx.len();
+        debug!(
+            entries = table.entries.len(),
+            zones = table.zone_nx.len(),
+            "XDP table published"
+        );
+        Ok(())
+    }
+
+    /// The kernel id of the `TABLES` map (tests swap tables from another
+    /// thread through it).
+    #[cfg(test)]
+    pub(crate) fn tables_map_id(&self) -> Result<u32, XdpError> {
+        let map = self.map(MAP_TABLES)?;
+        let data = match map {
+            aya::maps::Map::ArrayOfMaps(data) => data,
+            _ => {
+                return Err(XdpError::Missing {
+                    kind: "map",
+                    name: MAP_TABLES,
+                });
+            }
+        };
+        data.info()
+            .map(|info| info.id())
+            .map_err(|source| map_error("reading the table slot map's id", source))
+    }
+
+    /// Entries (exact, node and zone NXDOMAIN) of the table last published.
+    pub fn table_len(&self) -> usize {
+        self.table_len
+    }
+
+    /// Replaces the allow-list: only queries to these destination addresses
+    /// are answered (an empty list answers nothing). New addresses are
+    /// added before stale ones are removed, so an address kept in both
+    /// lists never stops being answered.
+    pub fn set_addresses(&mut self, addresses: &[IpAddr]) -> Result<(), XdpError> {
+        let v4: BTreeSet<[u8; 4]> = addresses
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(a) => Some(a.octets()),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let v6: BTreeSet<[u8; 16]> = addresses
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V6(a) => Some(a.octets()),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
+        for (name, count) in [(MAP_ALLOW_V4, v4.len()), (MAP_ALLOW_V6, v6.len())] {
+            if count > ALLOW_MAX_ENTRIES as usize {
+                return Err(XdpError::InvalidTable(format!(
+                    "{count} addresses for {name}; at most {ALLOW_MAX_ENTRIES}"
+                )));
+            }
+        }
+        replace_trie(&mut self.ebpf, MAP_ALLOW_V4, 32, &v4)?;
+        replace_trie(&mut self.ebpf, MAP_ALLOW_V6, 128, &v6)?;
+        Ok(())
+    }
+
+    /// The allow-listed addresses, IPv4 first.
+    pub fn addresses(&self) -> Result<Vec<IpAddr>, XdpError> {
+        let mut out = Vec::new();
+        let v4: LpmTrie<&MapData, [u8; 4], u8> = LpmTrie::try_from(self.map(MAP_ALLOW_V4)?)
+            .map_err(|source| map_error("opening the IPv4 allow-list", source))?;
+        for key in v4.keys() {
+            let key = key.map_err(|source| map_error("reading the IPv4 allow-list", source))?;
+            out.push(IpAddr::from(key.data()));
+        }
+        let v6: LpmTrie<&MapData, [u8; 16], u8> = LpmTrie::try_from(self.map(MAP_ALLOW_V6)?)
+            .map_err(|source| map_error("opening the IPv6 allow-list", source))?;
+        for key in v6.keys() {
+            let key = key.map_err(|source| map_error("reading the IPv6 allow-list", source))?;
+            out.push(IpAddr::from(key.data()));
+        }
+        Ok(out)
     }
 
     /// Writes the runtime configuration (e.g. the DNS port); takes effect for
@@ -205,7 +363,37 @@ impl XdpProgram {
 
     /// Runs the program once per `repeat` on `frame` with `BPF_PROG_TEST_RUN`,
     /// without attaching it. Map side effects (counters) are real.
+    /// `duration` is the kernel's mean time per run: with `repeat` ≥ 1,000,000
+    /// it is a per-packet cost measurement.
     pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<TestRunOutput, XdpError> {
+        run_program(&self.ebpf, PROGRAM_NAME, frame, repeat)
+    }
+
+    /// Like [`Self::test_run`] for the benchmark baseline `dnsd_swap` (swaps
+    /// MACs, addresses and ports of an untagged UDP frame, XDP_TX), loaded on
+    /// first use. Only for measurements: it answers nothing.
+    pub fn test_run_swap(&mut self, frame: &[u8], repeat: u32) -> Result<TestRunOutput, XdpError> {
+        if !self.swap_loaded {
+            let program: &mut Xdp = self
+                .ebpf
+                .program_mut(PROGRAM_SWAP_NAME)
+                .ok_or(XdpError::Missing {
+                    kind: "program",
+                    name: PROGRAM_SWAP_NAME,
+                })?
+                .try_into()
+                .map_err(|e| XdpError::program("finding the swap baseline program", e))?;
+            program
+                .load()
+                .map_err(|e| XdpError::program("loading the swap baseline program", e))?;
+            self.swap_loaded = true;
+        }
+        run_program(&self.ebpf, PROGRAM_SWAP_NAME, frame, repeat)
+    }
+
+    /// Size of the loaded `dnsd` program as the kernel reports it (as
+    /// `bpftool prog show` does).
+    pub fn program_stats(&self) -> Result<ProgramStats, XdpError> {
         let program: &Xdp = self
             .ebpf
             .program(PROGRAM_NAME)
@@ -215,21 +403,12 @@ impl XdpProgram {
             })?
             .try_into()
             .map_err(|e| XdpError::program("finding the XDP program", e))?;
-        // Room for replies longer than the query (bpf_xdp_adjust_tail).
-        let mut out = vec![0u8; frame.len() + 2048];
-        let result = program
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                repeat: repeat.max(1),
-                ..TestRunOptions::default()
-            })
-            .map_err(|e| XdpError::program("running the XDP program (BPF_PROG_TEST_RUN)", e))?;
-        out.truncate(result.data_size_out as usize);
-        Ok(TestRunOutput {
-            action: result.return_value,
-            frame: out,
-            duration: result.duration,
+        let info = program
+            .info()
+            .map_err(|e| XdpError::program("reading the XDP program's info", e))?;
+        Ok(ProgramStats {
+            xlated_instructions: info.size_translated().map(|bytes| bytes / 8),
+            verified_instructions: info.verified_instruction_count(),
         })
     }
 
@@ -290,6 +469,17 @@ impl Counters {
     }
 }
 
+/// What the kernel reports about the loaded program.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProgramStats {
+    /// BPF instructions after the verifier's rewrites (`bpftool prog show`'s
+    /// "xlated" size / 8).
+    pub xlated_instructions: Option<u32>,
+    /// Instructions the verifier processed to prove the program safe (the
+    /// limit is 1,000,000).
+    pub verified_instructions: Option<u32>,
+}
+
 /// Result of [`XdpProgram::test_run`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestRunOutput {
@@ -299,6 +489,147 @@ pub struct TestRunOutput {
     pub frame: Vec<u8>,
     /// Mean time per run, as measured by the kernel.
     pub duration: Duration,
+}
+
+fn run_program(
+    ebpf: &Ebpf,
+    name: &'static str,
+    frame: &[u8],
+    repeat: u32,
+) -> Result<TestRunOutput, XdpError> {
+    let program: &Xdp = ebpf
+        .program(name)
+        .ok_or(XdpError::Missing {
+            kind: "program",
+            name,
+        })?
+        .try_into()
+        .map_err(|e| XdpError::program("finding the XDP program", e))?;
+    // Room for replies longer than the query (bpf_xdp_adjust_tail).
+    let mut out = vec![0u8; frame.len() + 2048];
+    let result = program
+        .test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            repeat: repeat.max(1),
+            ..TestRunOptions::default()
+        })
+        .map_err(|e| XdpError::program("running the XDP program (BPF_PROG_TEST_RUN)", e))?;
+    out.truncate(result.data_size_out as usize);
+    Ok(TestRunOutput {
+        action: result.return_value,
+        frame: out,
+        duration: result.duration,
+    })
+}
+
+/// The key of zone `zone`'s NXDOMAIN entry in the table map.
+pub(crate) fn zone_nx_key(zone: u16) -> Key {
+    let mut key = Key::zeroed();
+    key.qtype = zone;
+    key.kind = KIND_ZONE_NX;
+    key
+}
+
+/// Checks what the XDP program relies on; it passes queries hitting a bad
+/// entry anyway, but a bad table is a builder bug worth reporting.
+fn validate_table(table: &Table) -> Result<(), XdpError> {
+    if table.zone_nx.len() > usize::from(u16::MAX) + 1 {
+        return Err(XdpError::InvalidTable(format!(
+            "{} zones; the XDP table indexes zones with 16 bits",
+            table.zone_nx.len()
+        )));
+    }
+    let check_entry = |what: &dyn Fn() -> String, e: &Entry| -> Result<(), XdpError> {
+        if e.node_flags & NODE_PASS != 0 {
+            // Never sent (the builder also makes their tail_len impossible).
+            return Ok(());
+        }
+        let tail_len = usize::from(e.tail_len);
+        let bad = tail_len > TAIL_CAP
+            || usize::from(e.nfixups) > MAX_FIXUPS
+            || e.fixups[..usize::from(e.nfixups).min(MAX_FIXUPS)]
+                .iter()
+                .any(|&f| usize::from(f) + 2 > tail_len);
+        if bad {
+            return Err(XdpError::InvalidTable(format!(
+                "{}: tail length {} or fixups {:?} (of {}) out of range",
+                what(),
+                e.tail_len,
+                e.fixups,
+                e.nfixups
+            )));
+        }
+        Ok(())
+    };
+    for (key, entry) in &table.entries {
+        if key.kind != KIND_EXACT && key.kind != KIND_NODE {
+            return Err(XdpError::InvalidTable(format!(
+                "{}: unknown kind {}",
+                describe_key(key),
+                key.kind
+            )));
+        }
+        if key._pad != [0; 4] {
+            return Err(XdpError::InvalidTable(format!(
+                "{}: padding not zero",
+                describe_key(key)
+            )));
+        }
+        check_entry(&|| describe_key(key), entry)?;
+    }
+    for (zone, entry) in table.zone_nx.iter().enumerate() {
+        check_entry(&|| format!("NXDOMAIN entry of zone {zone}"), entry)?;
+    }
+    Ok(())
+}
+
+/// `name/qtype/kind` of a key, for error messages.
+fn describe_key(key: &Key) -> String {
+    let mut text = String::new();
+    let mut pos = 0;
+    while pos < key.name.len() {
+        let len = usize::from(key.name[pos]);
+        if len == 0 || pos + 1 + len > key.name.len() {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&key.name[pos + 1..pos + 1 + len]));
+        text.push('.');
+        pos += 1 + len;
+    }
+    if text.is_empty() {
+        text.push('.');
+    }
+    format!("key {text} type {} kind {}", key.qtype, key.kind)
+}
+
+/// Makes the trie `name` hold exactly `wanted` (full-length prefixes):
+/// inserts first, then removes what is no longer wanted.
+fn replace_trie<const N: usize>(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    prefix_len: u32,
+    wanted: &BTreeSet<[u8; N]>,
+) -> Result<(), XdpError> {
+    let map = ebpf
+        .map_mut(name)
+        .ok_or(XdpError::Missing { kind: "map", name })?;
+    let mut trie: LpmTrie<&mut MapData, [u8; N], u8> = LpmTrie::try_from(map)
+        .map_err(|source| map_error(&format!("opening the allow-list {name}"), source))?;
+    let present: BTreeSet<[u8; N]> = trie
+        .keys()
+        .map(|k| k.map(|k| k.data()))
+        .collect::<Result<_, _>>()
+        .map_err(|source| map_error(&format!("reading the allow-list {name}"), source))?;
+    for addr in wanted.difference(&present) {
+        trie.insert(&LpmKey::new(prefix_len, *addr), 1, 0)
+            .map_err(|source| map_error(&format!("adding to the allow-list {name}"), source))?;
+    }
+    for addr in present.difference(wanted) {
+        trie.remove(&LpmKey::new(prefix_len, *addr))
+            .map_err(|source| map_error(&format!("removing from the allow-list {name}"), source))?;
+    }
+    Ok(())
 }
 
 fn xdp_mut(ebpf: &mut Ebpf) -> Result<&mut Xdp, XdpError> {

@@ -6,7 +6,7 @@
 //! of millions of records is never held as a list of source records.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashMap as FastMap;
@@ -52,7 +52,7 @@ pub struct ZoneInput {
 /// A zone waiting for [`assemble`]: records still to add, or already added.
 enum Pending {
     Input(ZoneInput),
-    Built(ZoneBuilder),
+    Built(Box<ZoneBuilder>),
 }
 
 /// Compiles every zone the config names. The clock is read once, for
@@ -73,11 +73,14 @@ pub fn compile(config: &Config) -> Result<Compiled, CompileError> {
                     continue; // Config::validate rejects this.
                 };
                 let mut builder = ZoneBuilder::new(apex.clone(), zc.wildcards, path.clone());
-                let diags = master::parse_file_into(&path, &apex, config.defaults.ttl, &mut |r| {
-                    builder.add(r)
-                });
+                let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+                let diags = pipeline(
+                    size,
+                    |sink| master::parse_file_into(&path, &apex, config.defaults.ttl, sink),
+                    |r| builder.add(r),
+                );
                 diagnostics.extend(diags);
-                pending.push(Pending::Built(builder));
+                pending.push(Pending::Built(Box::new(builder)));
             }
             ZoneFormat::Tinydns => {
                 let opts = tinydns::TinyOptions {
@@ -96,7 +99,7 @@ pub fn compile(config: &Config) -> Result<Compiled, CompileError> {
                 };
                 let (builders, diags) = split_tinydns(&text, &file, &opts, zc, now);
                 diagnostics.extend(diags);
-                pending.extend(builders.into_iter().map(Pending::Built));
+                pending.extend(builders.into_iter().map(|b| Pending::Built(Box::new(b))));
             }
         }
     }
@@ -139,7 +142,7 @@ fn assemble(
             continue;
         }
         let builder = match p {
-            Pending::Built(builder) => builder,
+            Pending::Built(builder) => *builder,
             Pending::Input(input) => {
                 let mut builder = ZoneBuilder::new(input.apex, input.wildcards, input.source);
                 for r in input.records {
@@ -269,7 +272,9 @@ fn split_tinydns(
         .iter()
         .map(|apex| ZoneBuilder::new(apex.clone(), zc.wildcards, source.clone()))
         .collect();
-    let (mut diags, _locations) = tinydns::parse_into(text, file, opts, &mut |mut r| {
+    let size = u64::try_from(text.len()).unwrap_or(u64::MAX);
+    let parse = |sink: &mut dyn FnMut(SourceRecord)| tinydns::parse_into(text, file, opts, sink);
+    let (mut diags, _locations) = pipeline(size, parse, |mut r| {
         if !wanted {
             return;
         }
@@ -322,6 +327,68 @@ fn split_tinydns(
     });
     diags.append(&mut split_diags);
     (builders, diags)
+}
+
+/// Sources smaller than this are parsed and built on one thread.
+const PIPELINE_MIN_BYTES: u64 = 1 << 20;
+
+/// Records handed between the threads of [`pipeline`] at a time.
+const PIPELINE_BATCH: usize = 4096;
+
+/// Runs `parse`, which hands records to its sink in source order, and
+/// `consume` on every record. For a source of `size` bytes above
+/// [`PIPELINE_MIN_BYTES`] with a second CPU, `consume` runs on a second
+/// thread, in batches through a bounded channel, so that parsing and
+/// grouping overlap; the order of records is kept either way.
+fn pipeline<T>(
+    size: u64,
+    parse: impl FnOnce(&mut dyn FnMut(SourceRecord)) -> T,
+    mut consume: impl FnMut(SourceRecord) + Send,
+) -> T {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if size < PIPELINE_MIN_BYTES || cpus < 2 {
+        return parse(&mut consume);
+    }
+    let consume = Mutex::new(consume);
+    let consume = &consume;
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<SourceRecord>>(4);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<SourceRecord>>();
+        let spawned = std::thread::Builder::new()
+            .name("zone-build".into())
+            .spawn_scoped(scope, move || {
+                let mut consume = consume.lock().unwrap_or_else(PoisonError::into_inner);
+                for mut batch in full_rx {
+                    for r in batch.drain(..) {
+                        (*consume)(r);
+                    }
+                    // Recycled; fails only once the parser is done.
+                    let _ = empty_tx.send(batch);
+                }
+            });
+        let Ok(worker) = spawned else {
+            // No second thread to be had: all on this one.
+            let mut consume = consume.lock().unwrap_or_else(PoisonError::into_inner);
+            return parse(&mut *consume);
+        };
+        let mut batch = Vec::with_capacity(PIPELINE_BATCH);
+        let result = parse(&mut |r| {
+            batch.push(r);
+            if batch.len() >= PIPELINE_BATCH {
+                let next = empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(PIPELINE_BATCH));
+                // Fails only if the worker panicked; `join` reports that.
+                let _ = full_tx.send(std::mem::replace(&mut batch, next));
+            }
+        });
+        let _ = full_tx.send(batch);
+        drop(full_tx);
+        if let Err(panic) = worker.join() {
+            std::panic::resume_unwind(panic);
+        }
+        result
+    })
 }
 
 /// Start offsets of a wire name's suffixes at label boundaries, the name
@@ -994,5 +1061,88 @@ pub(crate) mod tests {
             Some(n("example.com"))
         );
         assert!(s.find_zone(n("example.org").as_wire()).is_none());
+    }
+    #[test]
+    fn pipeline_keeps_the_order_of_records() {
+        let count = 3 * PIPELINE_BATCH + 5;
+        let mut seen = Vec::new();
+        let produced = pipeline(
+            PIPELINE_MIN_BYTES,
+            |sink| {
+                for line in 0..count {
+                    let mut r = a("www.example.com", [192, 0, 2, 1], 0);
+                    r.origin.line = u32::try_from(line).unwrap();
+                    sink(r);
+                }
+                count
+            },
+            |r| seen.push(r.origin.line),
+        );
+        assert_eq!(produced, count);
+        assert!(seen.iter().copied().eq(0..u32::try_from(count).unwrap()));
+    }
+
+    #[test]
+    fn large_rrsets_collapse_duplicates_like_small_ones() {
+        let mut records = Vec::new();
+        for round in 0..3 {
+            for i in 0..40u8 {
+                records.push(a("big.example.com", [192, 0, 2, i], 3));
+                let ns = if round == 1 { "NS" } else { "ns" };
+                let target = format!("{ns}{i}.example.net");
+                records.push(rec("big.example.com", 300, Rdata::Ns(n(&target)), 4));
+            }
+        }
+        // 192.0.2.97 differs from 192.0.2.65 only in the ASCII case of its
+        // last byte, which duplicate detection has always ignored.
+        records.push(a("big.example.com", [192, 0, 2, 65], 5));
+        records.push(a("big.example.com", [192, 0, 2, 97], 6));
+        let c = compile_one(zone_of("example.com", records)).unwrap();
+        let node = c.snapshot.zones[0]
+            .node(n("big.example.com").as_wire())
+            .unwrap();
+        assert_eq!(node.rrset(Rtype::A).unwrap().rdatas.len(), 41);
+        assert_eq!(node.rrset(Rtype::NS).unwrap().rdatas.len(), 40);
+        assert!(node.is_cut);
+    }
+
+    #[test]
+    fn tinydns_records_go_to_the_deepest_of_many_apexes() {
+        let mut text = String::new();
+        let apexes: Vec<String> = (0..12)
+            .map(|i| match i {
+                0 => "example.com".to_string(),
+                1 => "Sub.Example.com".to_string(),
+                _ => format!("zone{i}.example"),
+            })
+            .collect();
+        for apex in &apexes {
+            text.push_str(&format!(".{apex}::ns1:300\n"));
+        }
+        text.push_str("+a.sub.example.com:192.0.2.1\n+a.example.com:192.0.2.2\n");
+        text.push_str("+x.zone7.example:192.0.2.3\n+nowhere.test:192.0.2.4\n");
+        let file: Arc<Path> = Arc::from(Path::new("data"));
+        let opts = tinydns::TinyOptions { default_serial: 1 };
+        let zc = ZoneConfig {
+            name: None,
+            file: PathBuf::from("data"),
+            format: ZoneFormat::Tinydns,
+            wildcards: WildcardMode::Rfc4592,
+            serial: Some(1),
+        };
+        let (builders, diags) = split_tinydns(text.as_bytes(), &file, &opts, &zc, 0);
+        assert_eq!(builders.len(), 12);
+        let names = |i: usize| -> Vec<String> {
+            builders[i]
+                .nodes
+                .iter()
+                .map(|n| n.name.to_string())
+                .collect()
+        };
+        assert_eq!(names(0), ["example.com.", "a.example.com."]);
+        assert_eq!(names(1), ["Sub.Example.com.", "a.sub.example.com."]);
+        assert_eq!(names(7), ["zone7.example.", "x.zone7.example."]);
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].message.contains("nowhere.test. is in no zone"));
     }
 }

@@ -289,3 +289,57 @@ impl Snapshot {
         self.zones.iter().map(|z| z.records).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_list_behaves_like_a_vec() {
+        let mut list = SmallList::new();
+        let mut vec = Vec::new();
+        assert!(list.is_empty());
+        for i in 0..5 {
+            list.push(i);
+            vec.push(i);
+            assert_eq!(&*list, &vec[..]);
+            assert_eq!(list, SmallList::from(vec.clone()));
+        }
+        list.sort_by_key(|&i| std::cmp::Reverse(i));
+        assert_eq!(list.iter().copied().collect::<Vec<_>>(), [4, 3, 2, 1, 0]);
+        assert_eq!((&list).into_iter().count(), 5);
+        assert_eq!(format!("{:?}", SmallList::one(7)), "[7]");
+        let mut one = SmallList::from(Vec::new());
+        one.push(1);
+        assert_eq!(one, SmallList::one(1));
+    }
+
+    #[test]
+    fn node_index_matches_exact_lower_case_names() {
+        let node = |name: &str| Node {
+            name: Name::parse_text(name).unwrap(),
+            rrsets: SmallList::new(),
+            is_cut: false,
+            below_cut: false,
+        };
+        let nodes: Vec<Node> = (0..1000)
+            .map(|i| node(&format!("Host{i}.Example.com")))
+            .collect();
+        let mut index = NodeIndex::default();
+        for (i, n) in nodes.iter().enumerate() {
+            index.insert(n.name.to_lowercase().as_wire(), i);
+        }
+        for (i, n) in nodes.iter().enumerate() {
+            assert_eq!(index.find(&nodes, n.name.to_lowercase().as_wire()), Some(i));
+            // Keys are lower-cased wire names; others are not found.
+            assert_eq!(index.find(&nodes, n.name.as_wire()), None);
+        }
+        assert_eq!(
+            index.find(
+                &nodes,
+                Name::parse_text("host1000.example.com").unwrap().as_wire()
+            ),
+            None
+        );
+    }
+}

@@ -282,3 +282,100 @@ pub(super) fn reverse_v6(ip: Ipv6Addr) -> Option<Name> {
     let suffix: [&[u8]; 2] = [b"ip6", b"arpa"];
     Name::from_labels(nibbles.iter().map(|n| &n[..]).chain(suffix)).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// [`name`] as it was first written, with a list of labels: the
+    /// reference for results and messages.
+    fn name_by_labels(field: &[u8]) -> Result<Name, String> {
+        if field == b"." {
+            return Ok(Name::root());
+        }
+        let mut labels: Vec<Vec<u8>> = vec![Vec::new()];
+        for item in (Unescape { rest: field }) {
+            let (b, escaped) = item?;
+            let Some(label) = labels.last_mut() else {
+                break;
+            };
+            if b == b'.' && !escaped {
+                if label.is_empty() {
+                    return Err("empty label (a leading dot or two dots in a row)".into());
+                }
+                labels.push(Vec::new());
+            } else {
+                label.push(b);
+                if label.len() > MAX_LABEL {
+                    return Err(format!(
+                        "label \"{}\" is longer than {MAX_LABEL} bytes",
+                        show(label)
+                    ));
+                }
+            }
+        }
+        if labels.len() > 1 && labels.last().is_some_and(Vec::is_empty) {
+            labels.pop();
+        }
+        if labels.iter().any(Vec::is_empty) {
+            return Err("empty name".into());
+        }
+        let wire_len = labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
+        if wire_len > MAX_NAME {
+            return Err(format!(
+                "name is {wire_len} bytes in wire format, more than {MAX_NAME}"
+            ));
+        }
+        Name::from_labels(labels.iter().map(Vec::as_slice)).map_err(|e| e.to_string())
+    }
+
+    fn same(field: &[u8]) -> Result<(), TestCaseError> {
+        let got = name(field).map(|n| n.as_wire().to_vec());
+        let want = name_by_labels(field).map(|n| n.as_wire().to_vec());
+        prop_assert_eq!(got, want, "{}", show(field));
+        Ok(())
+    }
+
+    #[test]
+    fn name_edge_cases_match_the_reference() {
+        let long = |n: usize| "a".repeat(n);
+        let fields = [
+            String::new(),
+            ".".into(),
+            "..".into(),
+            "a.".into(),
+            "a..".into(),
+            ".a".into(),
+            "a..b".into(),
+            "a\\.b.c".into(),
+            "a\\056b".into(),
+            "\\".into(),
+            "a\\".into(),
+            "\\777".into(),
+            long(63),
+            long(64),
+            format!("{}.{}", long(63), long(64)),
+            format!("{0}.{0}.{0}.{1}", long(63), long(61)),
+            format!("{0}.{0}.{0}.{1}", long(63), long(62)),
+            format!("{0}.{0}.{0}.{1}.", long(63), long(61)),
+            vec!["abcdefghi"; 40].join("."),
+        ];
+        for f in fields {
+            same(f.as_bytes()).unwrap();
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn name_matches_the_reference(
+            field in prop::collection::vec(
+                prop::sample::select(b"ab.\\0123456789\xff".to_vec()),
+                0..300,
+            )
+        ) {
+            same(&field)?;
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use super::{TinyOptions, parse, parse_file};
+use super::{TinyOptions, parse, parse_file, soa_owners};
 use crate::wire::name::Name;
 use crate::wire::rdata::{Rdata, Rtype, Soa};
 use crate::zone::source::{Parsed, Severity, SourceRecord, TinyAttrs};
@@ -1014,6 +1014,42 @@ fn line_numbers_count_every_line() {
     );
 }
 
+#[test]
+fn soa_owners_are_those_of_the_parsed_records() {
+    let text = b"+www.example.com:192.0.2.1\n\
+        .example.com::ns1:300\n\
+        ZSub.Example.com:ns1.example.com.:hostmaster.example.com.\n\
+        .bad..name::x\n\
+        .example.net:300.1.1.1:x\n\
+        Zexample.org:ns1.example.org.:hostmaster.example.org.:x\n\
+        .EXAMPLE.com::ns2\n\
+        .crlf.example\r\n\
+        .example.info::ns1:::in\n\
+        Z*.wild.example:a.:b.\n\
+        :soa.example:6:\\000\n\
+        .example.edu::ns1:::bad\n\
+        .sub.example.com::x\n";
+    let p = run_bytes(text);
+    let mut owners: Vec<Name> = Vec::new();
+    for r in p.records.iter().filter(|r| r.rdata.rtype() == Rtype::SOA) {
+        if !owners.contains(&r.owner) {
+            owners.push(r.owner.clone());
+        }
+    }
+    let wires =
+        |names: &[Name]| -> Vec<Vec<u8>> { names.iter().map(|n| n.as_wire().to_vec()).collect() };
+    assert_eq!(wires(&soa_owners(text, &file(), &opts())), wires(&owners));
+    assert_eq!(
+        owners.iter().map(Name::to_string).collect::<Vec<_>>(),
+        [
+            "example.com.",
+            "Sub.Example.com.",
+            "example.info.",
+            "*.wild.example."
+        ]
+    );
+}
+
 // ---- no panics ----
 
 const TYPE_CHARS: &[u8] = b".&=+@'^CZ:%-#36SN";
@@ -1051,5 +1087,17 @@ proptest! {
         for d in p.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
             prop_assert!(p.records.iter().all(|r| r.origin.line != d.origin.line));
         }
+        // The first pass of the compiler finds the same apexes.
+        let mut owners: Vec<Name> = Vec::new();
+        for r in p.records.iter().filter(|r| r.rdata.rtype() == Rtype::SOA) {
+            if !owners.contains(&r.owner) {
+                owners.push(r.owner.clone());
+            }
+        }
+        let found = soa_owners(&text, &file(), &opts());
+        prop_assert_eq!(
+            found.iter().map(|n| n.as_wire().to_vec()).collect::<Vec<_>>(),
+            owners.iter().map(|n| n.as_wire().to_vec()).collect::<Vec<_>>()
+        );
     }
 }

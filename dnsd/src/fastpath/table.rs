@@ -1,0 +1,797 @@
+//! Building the XDP fast-path table from a compiled snapshot
+//! (shared/spec/xdp-fast-path.md §3, §4; layout and lookup:
+//! `dnsd_common::fastpath`).
+//!
+//! Every tail is the answer engine's own response (ONE renderer): a
+//! reference query is answered by [`engine::respond`] over TCP (no size
+//! limit, so the rendering is complete) and the bytes after the question
+//! become the tail. Nothing here encodes DNS records.
+//!
+//! What the table holds, per zone served by XDP:
+//! - a node entry for every name (empty non-terminals included): its
+//!   NODATA tail, or for a delegation point or a name below one the
+//!   referral, rendered for that name;
+//! - an exact entry for every `(name, qtype)` whose answer differs from the
+//!   node's tail: the types present, ANY, DS at cuts and at apexes whose
+//!   parent we serve, and at CNAME owners every type of [`CNAME_QTYPES`];
+//! - `*.E` entries (exact and node) with fixups, used for the names that
+//!   the wildcard synthesises for;
+//! - NXDOMAIN tails in `zone_nx`: slot `z` is zone `z`'s, and an encloser
+//!   whose NXDOMAIN would compress differently (the SOA's MNAME below it,
+//!   say) gets its own slot (`Entry::zone` of a node is its NXDOMAIN slot);
+//! - pass nodes (`NODE_PASS`) where XDP cannot be exact.
+//!
+//! **Variable-length tails** (wildcard entries, referrals used for names
+//! below the node, NXDOMAIN slots) are rendered for a reference name
+//! `prefix.S`, `S` the name every query using the tail ends with. Each
+//! compression pointer to `S` or into the tail is a fixup. Each such entry
+//! is checked: rendered again for two longer reference names, the fixups
+//! must predict those renderings byte for byte, else the entry is left out
+//! (and the node passes). The writer may also compress a record name
+//! against a part of the *query* name above `S`; that happens only if a
+//! name in the tail ends with such a part. Those parts do not exist (else
+//! the walk would have stopped there), so every non-existent ancestor of
+//! a name written in a variable tail gets a pass node: a query below it
+//! stops there and passes.
+//!
+//! **Pass entries** (nodes and `zone_nx` slots) carry `NODE_PASS`, no tail
+//! bytes, `tail_len` = [`PASS_TAIL_LEN`] (over `TAIL_CAP`) and counter 0
+//! (outside the answered range): the program passes on `NODE_PASS`
+//! wherever it lands on a node or slot (as the flag's documentation says:
+//! "every query that reaches this node without an exact entry"), and its
+//! entry checks (tail length, counter) would refuse them anyway. Slots carry the flag because a name may be
+//! answerable (NODATA) while misses below it are not (tinydns zones).
+//!
+//! Zones in tinydns wildcard mode: exact entries and NODATA/referral node
+//! tails are built (the engine renders them for exactly that name); a node
+//! whose generic answer comes from a tinydns wildcard (an empty
+//! non-terminal under a `*`) passes; `NODE_WILDCARD` is never set and the
+//! zone's NXDOMAIN slot passes, so every miss goes to userspace, which walks
+//! tinydns wildcards (§4). Zones with tinydns timestamps
+//! (`time_dependent`): every node passes and there are no exact entries —
+//! the snapshot does not record which RRsets carry timestamps, and the spec
+//! (§3) wants clock-dependent answers from userspace.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use dnsd_common::COUNTER_ANSWERED_BASE;
+use dnsd_common::fastpath::{
+    KEY_NAME_LEN, KIND_EXACT, KIND_NODE, MAX_FIXUPS, NODE_BELOW_CUT, NODE_CUT, NODE_PASS,
+    NODE_WILDCARD, TAIL_CAP,
+};
+
+use super::{Entry, Key, Table, key_order, make_key};
+use crate::config::WildcardMode;
+use crate::engine::lookup::{self, Kind};
+use crate::engine::{self, EngineSettings, Transport};
+use crate::wire::name::{MAX_NAME, Name};
+use crate::wire::query::{CLASS_IN, flags, rcode};
+use crate::wire::rdata::Rtype;
+use crate::zone::snapshot::{Node, Snapshot};
+
+/// Answered-by-kind counters (indexes into `COUNTERS`). To move to
+/// `dnsd_common` next to `COUNTER_ANSWERED_BASE`.
+pub const COUNTER_ANSWERED_ANSWER: u32 = COUNTER_ANSWERED_BASE;
+/// NOERROR without answer records.
+pub const COUNTER_ANSWERED_NODATA: u32 = COUNTER_ANSWERED_BASE + 1;
+/// NXDOMAIN.
+pub const COUNTER_ANSWERED_NXDOMAIN: u32 = COUNTER_ANSWERED_BASE + 2;
+/// Synthesised from a wildcard (answers and NODATA).
+pub const COUNTER_ANSWERED_WILDCARD: u32 = COUNTER_ANSWERED_BASE + 3;
+/// Referral to a delegated child.
+pub const COUNTER_ANSWERED_REFERRAL: u32 = COUNTER_ANSWERED_BASE + 4;
+
+/// Query types XDP must pass whatever the table holds: the engine answers
+/// zone transfers NOTIMP (checklist 50), not from the zone data.
+pub const PASS_QTYPES: [u16; 2] = [Rtype::IXFR.0, Rtype::AXFR.0];
+
+/// True if XDP must pass `qtype` before any lookup.
+pub const fn qtype_passes(qtype: u16) -> bool {
+    let mut i = 0;
+    while i < PASS_QTYPES.len() {
+        if PASS_QTYPES[i] == qtype {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The query types with exact entries at CNAME owners (every other type
+/// passes there: the node has `NODE_PASS`).
+pub const CNAME_QTYPES: [u16; 14] = [
+    Rtype::A.0,
+    Rtype::NS.0,
+    Rtype::CNAME.0,
+    Rtype::SOA.0,
+    Rtype::PTR.0,
+    Rtype::MX.0,
+    Rtype::TXT.0,
+    Rtype::AAAA.0,
+    Rtype::SRV.0,
+    Rtype::DS.0,
+    Rtype::SVCB.0,
+    Rtype::HTTPS.0,
+    Rtype::CAA.0,
+    Rtype::ANY.0,
+];
+
+/// `tail_len` of pass entries: over [`TAIL_CAP`] and any UDP limit, so a
+/// pass entry is never sent even where `NODE_PASS` is not looked at.
+pub const PASS_TAIL_LEN: u16 = u16::MAX;
+
+/// Private-use types used to render NODATA tails (RFC 6895 §3.1); the first
+/// two absent at a node are used.
+const PROBE_QTYPES: [u16; 4] = [65280, 65281, 65282, 65283];
+
+/// Builds the table for `snapshot`; `settings` are the engine's.
+pub fn build(snapshot: &Snapshot, settings: &EngineSettings) -> Table {
+    let mut b = Builder::new(snapshot, settings);
+    for zi in 0..snapshot.zones.len() {
+        b.add_zone(zi);
+    }
+    b.add_pass_nodes();
+    b.finish()
+}
+
+/// A pass entry: `NODE_PASS`, [`PASS_TAIL_LEN`], counter 0 (never sent).
+pub fn pass_entry(node_flags: u16, zone: u16) -> Entry {
+    let mut e = Entry::zeroed();
+    e.node_flags = node_flags | NODE_PASS;
+    e.zone = zone;
+    e.tail_len = PASS_TAIL_LEN;
+    e
+}
+
+/// The tail of `entry` with its fixups applied for a query name of
+/// `qlen` bytes, or `None` if the entry is malformed or a pass entry.
+pub fn tail_for(entry: &Entry, qlen: usize) -> Option<Vec<u8>> {
+    let len = entry.tail_len as usize;
+    if entry.node_flags & NODE_PASS != 0 || len > TAIL_CAP || entry.nfixups as usize > MAX_FIXUPS {
+        return None;
+    }
+    let mut tail = entry.tail[..len].to_vec();
+    let delta = (qlen as u16).wrapping_sub(entry.ref_qlen);
+    for &off in &entry.fixups[..entry.nfixups as usize] {
+        let off = off as usize;
+        let p = tail.get(off..off + 2)?;
+        let v = u16::from_be_bytes([p[0], p[1]]).wrapping_add(delta);
+        tail[off..off + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    Some(tail)
+}
+
+/// How XDP may use a zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// RFC 4592: everything the lookup algorithm expresses.
+    Rfc,
+    /// tinydns wildcards: exact entries and NODATA/referral nodes; misses pass.
+    Tinydns,
+    /// Clock-dependent data: every node passes.
+    AllPass,
+}
+
+/// The engine's response to one reference query.
+struct Rendering {
+    msg: Vec<u8>,
+    /// Wire length of the query name.
+    qlen: usize,
+    /// AA and RCODE bits.
+    flags: u16,
+    /// ANCOUNT, NSCOUNT, ARCOUNT.
+    counts: [u16; 3],
+    kind: Kind,
+    wildcard: bool,
+}
+
+impl Rendering {
+    fn tail_start(&self) -> usize {
+        12 + self.qlen + 4
+    }
+    fn tail(&self) -> &[u8] {
+        &self.msg[self.tail_start()..]
+    }
+    /// Same header bits, counts and tail bytes.
+    fn same_as(&self, other: &Rendering) -> bool {
+        self.flags == other.flags && self.counts == other.counts && self.tail() == other.tail()
+    }
+    fn counter(&self) -> u16 {
+        let c = if self.wildcard {
+            COUNTER_ANSWERED_WILDCARD
+        } else {
+            match self.kind {
+                Kind::Answer => COUNTER_ANSWERED_ANSWER,
+                Kind::NoData => COUNTER_ANSWERED_NODATA,
+                Kind::NxDomain => COUNTER_ANSWERED_NXDOMAIN,
+                Kind::Referral | Kind::Refused => COUNTER_ANSWERED_REFERRAL,
+            }
+        };
+        c as u16
+    }
+}
+
+/// Compression pointers and names found in a rendered message's records.
+#[derive(Default)]
+struct Scan {
+    /// (offset of the pointer in the message, its target).
+    pointers: Vec<(usize, usize)>,
+    /// Every compressible name written (owners; NS, CNAME, PTR, MX, SOA
+    /// RDATA names), decoded and lower-cased.
+    names: Vec<Vec<u8>>,
+    /// The owner names among them.
+    owners: Vec<Vec<u8>>,
+}
+
+impl Scan {
+    /// Walks `records` resource records from `start` to the end of `msg`.
+    fn of(msg: &[u8], start: usize, records: usize) -> Option<Scan> {
+        let mut scan = Scan::default();
+        let mut pos = start;
+        for _ in 0..records {
+            pos = scan.name(msg, pos)?;
+            scan.owners.extend(scan.names.last().cloned());
+            let fixed = msg.get(pos..pos + 10)?;
+            let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+            let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
+            let start = pos + 10;
+            let end = start + rdlen;
+            msg.get(start..end)?;
+            let names_end = match Rtype(rtype) {
+                Rtype::NS | Rtype::CNAME | Rtype::PTR => Some(scan.name(msg, start)?),
+                Rtype::MX => Some(scan.name(msg, start + 2)?),
+                Rtype::SOA => {
+                    let rname = scan.name(msg, start)?;
+                    Some(scan.name(msg, rname)? + 20)
+                }
+                _ => None,
+            };
+            if names_end.is_some_and(|e| e != end) {
+                return None;
+            }
+            pos = end;
+        }
+        (pos == msg.len()).then_some(scan)
+    }
+
+    /// Reads a possibly compressed name at `pos`; records its pointer (the
+    /// first one only: later ones belong to names already scanned or to the
+    /// question) and the decoded name. Returns the end of the name.
+    fn name(&mut self, msg: &[u8], mut pos: usize) -> Option<usize> {
+        let mut decoded = Vec::new();
+        let mut end = None;
+        for _ in 0..MAX_NAME {
+            let len = *msg.get(pos)? as usize;
+            match len & 0xC0 {
+                0xC0 => {
+                    let target = ((len & 0x3F) << 8) | *msg.get(pos + 1)? as usize;
+                    if target >= pos {
+                        return None;
+                    }
+                    if end.is_none() {
+                        end = Some(pos + 2);
+                        self.pointers.push((pos, target));
+                    }
+                    pos = target;
+                }
+                0 => {
+                    if len == 0 {
+                        decoded.push(0);
+                        self.names.push(decoded.to_ascii_lowercase());
+                        return Some(end.unwrap_or(pos + 1));
+                    }
+                    decoded.extend_from_slice(msg.get(pos..pos + 1 + len)?);
+                    pos += 1 + len;
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+/// Shifts the pointers at `fixups` of `tail` by `delta`.
+fn shifted(tail: &[u8], fixups: &[u16], delta: isize) -> Vec<u8> {
+    let mut out = tail.to_vec();
+    for &f in fixups {
+        let f = f as usize;
+        let v = u16::from_be_bytes([out[f], out[f + 1]]).wrapping_add(delta as u16);
+        out[f..f + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+/// `label` + `parent` in wire format (lower-case inputs), if it is a name.
+fn child(label: &[u8], parent: &[u8]) -> Option<Vec<u8>> {
+    if label.is_empty() || label.len() > 63 || 1 + label.len() + parent.len() > MAX_NAME {
+        return None;
+    }
+    let mut v = Vec::with_capacity(1 + label.len() + parent.len());
+    v.push(label.len() as u8);
+    v.extend_from_slice(label);
+    v.extend_from_slice(parent);
+    Some(v)
+}
+
+/// The names an entry rendered for `r1` must also hold for.
+struct Verify {
+    r1: Vec<u8>,
+    /// Length of the suffix every query using the entry ends with.
+    shared: usize,
+    others: Vec<Vec<u8>>,
+}
+
+/// A table entry, and for a variable-length one the names written in its
+/// tail with the suffix every query using it ends with.
+struct Built {
+    entry: Entry,
+    names: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The rendering it came from (for comparisons with other qtypes).
+    rendering: Rendering,
+}
+
+struct Builder<'a> {
+    snap: &'a Snapshot,
+    settings: &'a EngineSettings,
+    entries: HashMap<Key, Entry>,
+    zone_nx: Vec<Entry>,
+    /// Whether `zone_nx[z]` holds zone `z`'s tail yet.
+    zone_slot_filled: Vec<bool>,
+    /// Extra NXDOMAIN slots of each zone.
+    extra_slots: Vec<Vec<u16>>,
+    /// The slot that always passes.
+    pass_slot: u16,
+    /// Lower-cased names of every node the XDP program may find, with
+    /// their zone (nodes of a zone hidden by a deeper zone are left out).
+    nodes: HashMap<Box<[u8]>, usize>,
+    /// Names written in variable-length tails, each with the suffix every
+    /// query using the tail ends with.
+    variable_names: HashSet<(Vec<u8>, Vec<u8>)>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(snap: &'a Snapshot, settings: &'a EngineSettings) -> Builder<'a> {
+        let zones = snap.zones.len();
+        let mut nodes = HashMap::new();
+        for (zi, zone) in snap.zones.iter().enumerate() {
+            for node in zone.nodes() {
+                let key: Box<[u8]> = node.name.to_lowercase().as_wire().into();
+                if snap.find_zone(&key).is_some_and(|(z, _)| z == zi) {
+                    nodes.insert(key, zi);
+                }
+            }
+        }
+        let pass_slot = zones as u16;
+        Builder {
+            snap,
+            settings,
+            entries: HashMap::new(),
+            zone_nx: (0..=zones).map(|z| pass_entry(0, z as u16)).collect(),
+            zone_slot_filled: vec![false; zones],
+            extra_slots: vec![Vec::new(); zones],
+            pass_slot,
+            nodes,
+            variable_names: HashSet::new(),
+        }
+    }
+
+    fn finish(self) -> Table {
+        let mut entries: Vec<(Key, Entry)> = self.entries.into_iter().collect();
+        entries.sort_by(|a, b| key_order(&a.0, &b.0));
+        Table {
+            entries,
+            zone_nx: self.zone_nx,
+        }
+    }
+
+    /// True if the lower-cased `name` exists for the engine.
+    fn exists(&self, name: &[u8]) -> bool {
+        self.snap
+            .find_zone(name)
+            .is_some_and(|(z, _)| self.snap.zones[z].node(name).is_some())
+    }
+
+    /// A child of `parent` that does not exist, with a label made from
+    /// `base` (a number appended if needed).
+    fn fresh_child(&self, base: &[u8], parent: &[u8]) -> Option<Vec<u8>> {
+        for i in 0..100u32 {
+            let mut label = base.to_vec();
+            if i > 0 {
+                label.extend_from_slice(i.to_string().as_bytes());
+            }
+            let name = child(&label, parent)?;
+            if !self.exists(&name) {
+                return Some(name);
+            }
+        }
+        None
+    }
+
+    /// Names below `shared` that must get the same answer as a query name
+    /// directly below it: two longer ones, as far as they are names.
+    fn verify_below(&self, r1: Vec<u8>, shared: &[u8]) -> Option<Verify> {
+        let mut others = Vec::new();
+        if let Some(v) = self.fresh_child(b"xdp-verify", shared)
+            && let Some(v2) = child(b"xdp-verify", &v)
+        {
+            others.push(v2);
+        }
+        if let Some(v) = self.fresh_child(&[b'v'; 40], shared) {
+            others.push(v);
+        }
+        if others.is_empty() {
+            return None;
+        }
+        Some(Verify {
+            r1,
+            shared: shared.len(),
+            others,
+        })
+    }
+
+    /// The engine's answer to a plain query for `name` (lower-cased wire)
+    /// and `qtype`, over TCP (complete, never truncated).
+    fn render(&self, name: &[u8], qtype: u16) -> Option<Rendering> {
+        let qname = Name::from_wire(name).ok()?;
+        let mut query = Vec::with_capacity(12 + name.len() + 4);
+        query.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        query.extend_from_slice(name);
+        query.extend_from_slice(&qtype.to_be_bytes());
+        query.extend_from_slice(&CLASS_IN.to_be_bytes());
+        let mut msg = Vec::new();
+        if !engine::respond(self.snap, self.settings, &query, Transport::Tcp, &mut msg) {
+            return None;
+        }
+        let w = |i: usize| msg.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let f = w(2)?;
+        let rc = f & 0x000F;
+        if f & !(flags::QR | flags::AA | 0x000F) != 0
+            || f & flags::QR == 0
+            || (rc != rcode::NOERROR && rc != rcode::NXDOMAIN)
+            || w(4)? != 1
+            || msg.get(12..query.len())? != &query[12..]
+        {
+            return None;
+        }
+        let counts = [w(6)?, w(8)?, w(10)?];
+        // Records from a zone with tinydns timestamps: clock-dependent
+        // (§3), userspace answers.
+        let records = counts.iter().map(|&c| c as usize).sum();
+        let scan = Scan::of(&msg, 12 + name.len() + 4, records)?;
+        if scan.owners.iter().any(|o| {
+            self.snap
+                .find_zone(o)
+                .is_some_and(|(z, _)| self.snap.zones[z].time_dependent)
+        }) {
+            return None;
+        }
+        let ans = lookup::lookup(self.snap, &qname, Rtype(qtype));
+        Some(Rendering {
+            qlen: name.len(),
+            flags: f & (flags::AA | 0x000F),
+            counts,
+            kind: ans.kind,
+            wildcard: ans.wildcard,
+            msg,
+        })
+    }
+
+    /// An entry from a rendering, with `fixups`.
+    fn entry(r: &Rendering, fixups: &[u16], counter: u16) -> Option<Entry> {
+        let tail = r.tail();
+        if tail.len() > TAIL_CAP || fixups.len() > MAX_FIXUPS {
+            return None;
+        }
+        let mut e = Entry::zeroed();
+        e.flags = r.flags;
+        e.ancount = r.counts[0];
+        e.nscount = r.counts[1];
+        e.arcount = r.counts[2];
+        e.tail_len = tail.len() as u16;
+        e.ref_qlen = r.qlen as u16;
+        e.counter = counter;
+        e.nfixups = fixups.len() as u16;
+        e.fixups[..fixups.len()].copy_from_slice(fixups);
+        e.tail[..tail.len()].copy_from_slice(tail);
+        Some(e)
+    }
+
+    /// An entry used only for the name it is rendered for.
+    fn fixed(&self, name: &[u8], qtype: u16) -> Option<Built> {
+        let r = self.render(name, qtype)?;
+        let entry = Self::entry(&r, &[], r.counter())?;
+        Some(Built {
+            entry,
+            names: Vec::new(),
+            rendering: r,
+        })
+    }
+
+    /// An entry used for every name ending with `v.shared` bytes of
+    /// `v.r1`: rendered for `v.r1`, its fixups checked against `v.others`.
+    fn variable(&self, v: &Verify, qtype: u16, counter: Option<u16>) -> Option<Built> {
+        let r = self.render(&v.r1, qtype)?;
+        let scan = Scan::of(
+            &r.msg,
+            r.tail_start(),
+            r.counts.iter().map(|&c| c as usize).sum(),
+        )?;
+        let tail_start = r.tail_start();
+        // Where the shared suffix starts in the message.
+        let shared_from = 12 + v.r1.len() - v.shared;
+        let mut fixups = Vec::new();
+        for &(pos, target) in &scan.pointers {
+            if pos < tail_start {
+                return None;
+            }
+            if target == 12 && shared_from > 12 {
+                continue; // the query name itself (a synthesised owner)
+            }
+            if target < shared_from {
+                return None;
+            }
+            fixups.push((pos - tail_start) as u16);
+        }
+        let entry = Self::entry(&r, &fixups, counter.unwrap_or_else(|| r.counter()))?;
+        for other in &v.others {
+            let o = self.render(other, qtype)?;
+            let delta = other.len() as isize - v.r1.len() as isize;
+            if o.flags != r.flags
+                || o.counts != r.counts
+                || o.kind != r.kind
+                || shifted(r.tail(), &fixups, delta) != o.tail()
+            {
+                return None;
+            }
+        }
+        let shared = &v.r1[v.r1.len() - v.shared..];
+        let names = scan
+            .names
+            .into_iter()
+            .filter(|n| *n != v.r1)
+            .map(|n| (n, shared.to_vec()))
+            .collect();
+        Some(Built {
+            entry,
+            names,
+            rendering: r,
+        })
+    }
+
+    fn insert(&mut self, name: &[u8], qtype: u16, kind: u16, entry: Entry) {
+        if let Some(key) = make_key(name, qtype, kind) {
+            let old = self.entries.insert(key, entry);
+            debug_assert!(old.is_none(), "duplicate table key");
+        }
+    }
+
+    fn add_zone(&mut self, zi: usize) {
+        let snap = self.snap;
+        let zone = &snap.zones[zi];
+        let mode = if zone.time_dependent {
+            Mode::AllPass
+        } else if zone.wildcards == WildcardMode::Tinydns {
+            Mode::Tinydns
+        } else {
+            Mode::Rfc
+        };
+        let mut nodes: Vec<(&Node, Vec<u8>)> = zone
+            .nodes()
+            .iter()
+            .map(|n| (n, n.name.to_lowercase().as_wire().to_vec()))
+            .filter(|(_, k)| self.nodes.get(&k[..]) == Some(&zi))
+            .collect();
+        // Canonical order: the apex first, so that it renders the zone's
+        // own NXDOMAIN slot when it can.
+        nodes.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        for (node, key) in nodes {
+            self.add_node(zi, mode, node, &key);
+        }
+    }
+
+    fn add_node(&mut self, zi: usize, mode: Mode, node: &Node, name: &[u8]) {
+        if name.len() > KEY_NAME_LEN {
+            return;
+        }
+        let snap = self.snap;
+        let zone = &snap.zones[zi];
+        let referral = node.is_cut || node.below_cut;
+        let mut node_flags = 0;
+        if node.is_cut {
+            node_flags |= NODE_CUT;
+        }
+        if node.below_cut {
+            node_flags |= NODE_BELOW_CUT;
+        }
+        if mode == Mode::AllPass {
+            self.insert(name, 0, KIND_NODE, pass_entry(node_flags, zi as u16));
+            return;
+        }
+        let mut pass = false;
+        let mut slot = zi as u16;
+
+        // The wildcard child, if the lookup would synthesise from it.
+        let star = child(b"*", name);
+        let has_star = star.as_ref().is_some_and(|s| zone.node(s).is_some());
+        if mode == Mode::Rfc && !referral && has_star {
+            if star
+                .as_ref()
+                .is_some_and(|s| self.nodes.get(&s[..]) == Some(&zi))
+            {
+                node_flags |= NODE_WILDCARD;
+            } else {
+                // `*.name` is answered from another zone: no XDP here.
+                pass = true;
+                slot = self.pass_slot;
+            }
+        }
+        // A `*` owner whose entries answer for other names.
+        let synthesising = mode == Mode::Rfc && !referral && node.name.is_wildcard();
+
+        let mut probes = PROBE_QTYPES
+            .iter()
+            .copied()
+            .filter(|&t| node.rrset(Rtype(t)).is_none());
+        let (p1, p2) = (probes.next(), probes.next());
+        let cname = node.rrset(Rtype::CNAME).is_some();
+
+        // The node's tail: what every type without an exact entry gets.
+        let node_tail: Option<Built> = match (p1, p2) {
+            _ if cname => None,
+            (Some(p1), Some(p2)) => {
+                let built = if referral {
+                    // Used for this name and every name below it.
+                    self.verify_below(name.to_vec(), name)
+                        .and_then(|v| self.variable(&v, p1, None))
+                        .filter(|b| b.rendering.kind == Kind::Referral)
+                } else if synthesising {
+                    self.verify_below(name.to_vec(), &name[2..])
+                        .and_then(|v| self.variable(&v, p1, Some(COUNTER_ANSWERED_WILDCARD as u16)))
+                        .filter(|b| b.rendering.kind == Kind::NoData)
+                } else {
+                    self.fixed(name, p1)
+                        .filter(|b| b.rendering.kind == Kind::NoData && !b.rendering.wildcard)
+                };
+                // The same for another type absent here.
+                built.filter(|b| {
+                    self.render(name, p2)
+                        .is_some_and(|r| r.same_as(&b.rendering))
+                })
+            }
+            _ => None,
+        };
+        if node_tail.is_none() {
+            pass = true;
+        }
+
+        // Exact entries: every type whose answer differs from the tail.
+        let mut qtypes: BTreeSet<u16> = node.rrsets.iter().map(|s| s.rtype.0).collect();
+        qtypes.insert(Rtype::ANY.0);
+        qtypes.insert(Rtype::DS.0);
+        if cname {
+            qtypes.extend(CNAME_QTYPES);
+        }
+        for qtype in qtypes {
+            if qtype_passes(qtype) {
+                continue;
+            }
+            let Some(r) = self.render(name, qtype) else {
+                pass = true;
+                continue;
+            };
+            if node_tail.as_ref().is_some_and(|t| t.rendering.same_as(&r)) {
+                continue;
+            }
+            let built = if synthesising {
+                self.verify_below(name.to_vec(), &name[2..])
+                    .and_then(|v| self.variable(&v, qtype, Some(COUNTER_ANSWERED_WILDCARD as u16)))
+            } else {
+                Self::entry(&r, &[], r.counter()).map(|entry| Built {
+                    entry,
+                    names: Vec::new(),
+                    rendering: r,
+                })
+            };
+            match built {
+                Some(b) => {
+                    self.variable_names.extend(b.names);
+                    self.insert(name, qtype, KIND_EXACT, b.entry);
+                }
+                None => pass = true,
+            }
+        }
+
+        // Where a miss below this name lands: its NXDOMAIN slot.
+        if mode == Mode::Rfc && !referral && !has_star {
+            slot = self.nx_slot(zi, name);
+        }
+
+        let entry = match node_tail {
+            Some(b) if !pass => {
+                self.variable_names.extend(b.names);
+                let mut e = b.entry;
+                e.node_flags = node_flags;
+                e.zone = slot;
+                e
+            }
+            _ => pass_entry(node_flags, slot),
+        };
+        self.insert(name, 0, KIND_NODE, entry);
+    }
+
+    /// The `zone_nx` slot for misses whose closest encloser is `encloser`
+    /// (no wildcard child, not at or below a cut): zone `zi`'s own slot if
+    /// its tail predicts this encloser's, another slot of the zone that
+    /// does, a new slot, or the pass slot.
+    fn nx_slot(&mut self, zi: usize, encloser: &[u8]) -> u16 {
+        let Some(built) = self
+            .fresh_child(b"-", encloser)
+            .and_then(|r1| self.verify_below(r1, encloser))
+            .and_then(|v| self.variable(&v, Rtype::A.0, None))
+            .filter(|b| b.rendering.kind == Kind::NxDomain && !b.rendering.wildcard)
+        else {
+            return self.pass_slot;
+        };
+        // The names written, below this encloser: whichever slot serves it.
+        self.variable_names.extend(built.names);
+        let e = built.entry;
+        let predicts = |s: &Entry| {
+            s.node_flags & NODE_PASS == 0
+                && (s.flags, s.ancount, s.nscount, s.arcount, s.tail_len)
+                    == (e.flags, e.ancount, e.nscount, e.arcount, e.tail_len)
+                && s.fixups[..s.nfixups as usize] == e.fixups[..e.nfixups as usize]
+                && tail_for(s, e.ref_qlen as usize).as_deref()
+                    == Some(&e.tail[..e.tail_len as usize])
+        };
+        let candidates = std::iter::once(zi as u16)
+            .filter(|_| self.zone_slot_filled[zi])
+            .chain(self.extra_slots[zi].iter().copied());
+        for s in candidates {
+            if predicts(&self.zone_nx[s as usize]) {
+                return s;
+            }
+        }
+        let mut e = e;
+        e.zone = zi as u16;
+        if !self.zone_slot_filled[zi] {
+            self.zone_slot_filled[zi] = true;
+            self.zone_nx[zi] = e;
+            return zi as u16;
+        }
+        let s = self.zone_nx.len() as u16;
+        self.zone_nx.push(e);
+        self.extra_slots[zi].push(s);
+        s
+    }
+
+    /// Pass nodes for the non-existent ancestors of every name written in a
+    /// variable-length tail that lie below the tail's shared suffix (see
+    /// the module documentation): a query at or below one stops there.
+    fn add_pass_nodes(&mut self) {
+        let mut names: Vec<(Vec<u8>, Vec<u8>)> = self.variable_names.iter().cloned().collect();
+        names.sort();
+        for (name, shared) in names {
+            // The suffixes of `name` strictly below `shared`, if it is one.
+            let mut below = Vec::new();
+            let mut pos = 0;
+            while pos < name.len() && name[pos..] != shared[..] && name[pos] != 0 {
+                below.push(pos);
+                pos += 1 + name[pos] as usize;
+            }
+            if name.get(pos..) != Some(&shared[..]) {
+                continue;
+            }
+            for start in below {
+                let suffix = &name[start..];
+                if self.nodes.contains_key(suffix) {
+                    continue;
+                }
+                if let Some(key) = make_key(suffix, 0, KIND_NODE) {
+                    // Pointing at the pass slot: a miss below passes too.
+                    let pass = pass_entry(0, self.pass_slot);
+                    self.entries.entry(key).or_insert(pass);
+                }
+            }
+        }
+    }
+}
