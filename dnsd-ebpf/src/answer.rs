@@ -88,20 +88,21 @@ pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
 
     // The destination must be one of ours, the source one the kernel would
     // accept and we may reply to; sum the pseudo-header addresses.
-    // Loopback sources are real only on the loopback interface, which has
-    // ifindex 1 in every network namespace (LOOPBACK_IFINDEX).
-    let on_loopback = ctx.ingress_ifindex() == 1;
-    let addr_sum = if v6 {
+    // A loopback source is acceptable only towards a loopback destination:
+    // then the packet can only have come over `lo` (anything else is a
+    // martian the stack drops, and so do we).
+    let (addr_sum, on_loopback) = if v6 {
         let Some(ip) = header::<Ipv6Hdr>(ctx, l3) else {
             return Err(COUNTER_PASS_TRUNCATED);
         };
         if ALLOW_V6.get(LpmKey::new(128, ip.dst)).is_none() {
             return Err(COUNTER_PASS_NOT_OURS);
         }
+        let on_loopback = is_v6_loopback(&ip.src) && is_v6_loopback(&ip.dst);
         if bad_source_v6(&ip.src, on_loopback) {
             return Err(COUNTER_PASS_BAD_SOURCE);
         }
-        sum16(&ip.src) + sum16(&ip.dst)
+        (sum16(&ip.src) + sum16(&ip.dst), on_loopback)
     } else {
         let Some(ip) = header::<Ipv4Hdr>(ctx, l3) else {
             return Err(COUNTER_PASS_TRUNCATED);
@@ -109,8 +110,9 @@ pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
         if ALLOW_V4.get(LpmKey::new(32, ip.dst)).is_none() {
             return Err(COUNTER_PASS_NOT_OURS);
         }
-        // 0/8, 127/8 (except on the loopback interface), multicast and
-        // 240/4 (broadcast included).
+        // 0/8, 127/8 (except towards 127/8), multicast and 240/4
+        // (broadcast included).
+        let on_loopback = ip.src[0] == 127 && ip.dst[0] == 127;
         if matches!(ip.src[0], 0 | 224..=255) || (ip.src[0] == 127 && !on_loopback) {
             return Err(COUNTER_PASS_BAD_SOURCE);
         }
@@ -126,7 +128,7 @@ pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
         if fold(header_sum) != 0xffff {
             return Err(COUNTER_PASS_BAD_CHECKSUM);
         }
-        sum4(&ip.src) + sum4(&ip.dst)
+        (sum4(&ip.src) + sum4(&ip.dst), on_loopback)
     };
     match header::<EthHdr>(ctx, 0) {
         // Multicast or broadcast source MAC: not a station to reply to.
@@ -637,7 +639,7 @@ fn wildcard_name(key: &mut Key, name: &[u8; 2 * KEY_NAME_LEN], off: usize) {
 }
 
 /// An IPv6 source we never reply to: multicast, unspecified (::), loopback
-/// (::1, except on the loopback interface) or IPv4-mapped (::ffff:0:0/96).
+/// (::1, except towards ::1) or IPv4-mapped (::ffff:0:0/96).
 #[inline(always)]
 fn bad_source_v6(a: &[u8; 16], on_loopback: bool) -> bool {
     if a[0] == 0xff {
@@ -656,6 +658,18 @@ fn bad_source_v6(a: &[u8; 16], on_loopback: bool) -> bool {
     let low = (a[10] | a[11] | a[12] | a[13] | a[14]) == 0 && a[15] <= 1;
     let loopback = low && a[15] == 1;
     mapped || (low && !(loopback && on_loopback))
+}
+
+/// `::1`.
+#[inline(always)]
+fn is_v6_loopback(a: &[u8; 16]) -> bool {
+    let mut zero = true;
+    let mut i = 0;
+    while i < 15 {
+        zero &= a[i] == 0;
+        i += 1;
+    }
+    zero && a[15] == 1
 }
 
 /// ASCII lower case of A–Z only (RFC 4343); label lengths (≤ 63) are below 'A'.
