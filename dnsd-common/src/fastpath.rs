@@ -7,6 +7,9 @@
 //! where `tail` comes from an [`Entry`] rendered by the userspace engine.
 //!
 //! Lookup, for a query (qname lower-cased into a [`Key`], qtype):
+//! `ENTRIES` is the one inner hash map of `crate::MAP_TABLES`; a reload
+//! swaps it as a whole, so every packet sees one version.
+//!
 //! 1. `ENTRIES[Key { name: qname, qtype, kind: KIND_EXACT }]` → answer.
 //! 2. Else `ENTRIES[Key { name: qname, qtype: 0, kind: KIND_NODE }]`: the name
 //!    exists. If the node has [`NODE_PASS`], pass; if [`NODE_CUT`] or
@@ -18,7 +21,8 @@
 //!      if it has [`NODE_PASS`];
 //!    - [`NODE_WILDCARD`] (`*.E` exists) → `ENTRIES[{ "*.E", qtype, KIND_EXACT }]`,
 //!      else `ENTRIES[{ "*.E", 0, KIND_NODE }]` (its NODATA tail), else pass;
-//!    - otherwise → `ZONE_NX[E.zone]` (NXDOMAIN with the zone's SOA).
+//!    - otherwise → `ENTRIES[{ 0, qtype: E.zone, KIND_ZONE_NX }]` (NXDOMAIN
+//!      with the zone's SOA).
 //! 4. No ancestor found → pass (userspace answers REFUSED).
 //!
 //! Entries used for a name other than the one they were rendered for (the
@@ -63,14 +67,7 @@ pub const NODE_WILDCARD: u16 = 1 << 2;
 /// an exact entry.
 pub const NODE_PASS: u16 = 1 << 3;
 
-/// Name of the `HashMap<Key, Entry>` (or the inner maps of the generation
-/// scheme).
-pub const MAP_ENTRIES: &str = "ENTRIES";
-/// Name of the `Array<Entry>` of per-zone NXDOMAIN tails, indexed by
-/// [`Entry::zone`].
-pub const MAP_ZONE_NX: &str = "ZONE_NX";
-
-/// Hash key of [`MAP_ENTRIES`].
+/// Hash key of the table (the inner map of `crate::MAP_TABLES`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -85,7 +82,7 @@ pub struct Key {
 
 const _: () = assert!(core::mem::size_of::<Key>() == KEY_NAME_LEN + 8);
 
-/// Value of [`MAP_ENTRIES`] and [`MAP_ZONE_NX`]: a pre-rendered answer.
+/// Value of the table: a pre-rendered answer.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -103,7 +100,8 @@ pub struct Entry {
     pub ref_qlen: u16,
     /// `NODE_*` flags (node entries only).
     pub node_flags: u16,
-    /// Zone index into [`MAP_ZONE_NX`] (node entries only).
+    /// Zone index: the `qtype` of the zone's `crate::KIND_ZONE_NX` entry
+    /// (node entries only).
     pub zone: u16,
     /// Answered-by-kind counter slot to increment (an index into COUNTERS).
     pub counter: u16,

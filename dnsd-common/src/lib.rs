@@ -29,7 +29,7 @@ pub const MAP_TABLES: &str = "TABLES";
 pub const TABLE_SLOT: u32 = 0;
 /// `fastpath::Key::kind` of a zone's NXDOMAIN entry inside the [`MAP_TABLES`]
 /// inner map: `name` all zero, `qtype` = the zone index (what
-/// `fastpath::MAP_ZONE_NX` is indexed by).
+/// `fastpath::Entry::zone` holds).
 pub const KIND_ZONE_NX: u16 = 3;
 /// Name of the `LpmTrie<[u8; 4], u8>` of served IPv4 addresses (/32 keys).
 pub const MAP_ALLOW_V4: &str = "ALLOW_V4";

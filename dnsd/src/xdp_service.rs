@@ -21,15 +21,23 @@ pub struct XdpService {
 impl XdpService {
     /// Loads, fills and attaches the program as `config.xdp` says. `None`
     /// when nothing is configured or XDP is unavailable (logged).
-    pub fn start(config: &Config, snapshot: &Snapshot, settings: EngineSettings) -> Option<XdpService> {
+    pub fn start(
+        config: &Config,
+        snapshot: &Snapshot,
+        settings: EngineSettings,
+    ) -> Option<XdpService> {
         let xdp = &config.xdp;
         if xdp.interfaces.is_empty() {
-            tracing::info!("XDP: no interfaces configured ([xdp] interfaces); answering from userspace only");
+            tracing::info!(
+                "XDP: no interfaces configured ([xdp] interfaces); answering from userspace only"
+            );
             return None;
         }
         let port = config.server.listen.first()?.port();
         if config.server.listen.iter().any(|a| a.port() != port) {
-            tracing::warn!("XDP: listen addresses use different ports; the fast path serves port {port} only");
+            tracing::warn!(
+                "XDP: listen addresses use different ports; the fast path serves port {port} only"
+            );
         }
         let addresses = served_addresses(config);
         let common = dnsd_common::Config {
@@ -69,7 +77,9 @@ impl XdpService {
                         "XDP fast path attached"
                     );
                 }
-                Err(e) => tracing::warn!("XDP: cannot attach to {iface}: {e}; that interface is served from userspace"),
+                Err(e) => tracing::warn!(
+                    "XDP: cannot attach to {iface}: {e}; that interface is served from userspace"
+                ),
             }
         }
         if attached == 0 {
@@ -89,7 +99,9 @@ impl XdpService {
         let table = table::build(snapshot, &self.settings);
         let mut program = self.program.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = program.load_table(&table) {
-            tracing::error!("XDP table update failed ({e}); detaching so that userspace answers everything");
+            tracing::error!(
+                "XDP table update failed ({e}); detaching so that userspace answers everything"
+            );
             let ifaces: Vec<String> = program.attached().map(|(i, _)| i.to_owned()).collect();
             for iface in ifaces {
                 let _ = program.detach(&iface);
@@ -103,7 +115,10 @@ impl XdpService {
     pub fn stats_text(&self) -> String {
         let program = self.program.lock().unwrap_or_else(|p| p.into_inner());
         match program.counters() {
-            Ok(c) => c.named().map(|(name, v)| format!("xdp.{name} {v}\n")).collect(),
+            Ok(c) => c
+                .named()
+                .map(|(name, v)| format!("xdp.{name} {v}\n"))
+                .collect(),
             Err(e) => format!("xdp.error {e}\n"),
         }
     }
@@ -116,7 +131,10 @@ fn served_addresses(config: &Config) -> Vec<IpAddr> {
     for addr in &config.server.listen {
         if addr.ip().is_unspecified() {
             for (iface, ip) in interface_addresses() {
-                if config.xdp.interfaces.contains(&iface) && ip.is_ipv4() == addr.is_ipv4() && !out.contains(&ip) {
+                if config.xdp.interfaces.contains(&iface)
+                    && ip.is_ipv4() == addr.is_ipv4()
+                    && !out.contains(&ip)
+                {
                     out.push(ip);
                 }
             }
@@ -176,7 +194,11 @@ mod tests {
     #[test]
     fn loopback_has_its_addresses() {
         let all = interface_addresses();
-        assert!(all.iter().any(|(i, ip)| i == "lo" && *ip == IpAddr::from([127, 0, 0, 1])), "{all:?}");
+        assert!(
+            all.iter()
+                .any(|(i, ip)| i == "lo" && *ip == IpAddr::from([127, 0, 0, 1])),
+            "{all:?}"
+        );
     }
 
     #[test]

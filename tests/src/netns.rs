@@ -60,15 +60,35 @@ impl NetPair {
         ip(&["netns", "add", s])?;
         ip(&["netns", "add", c])?;
         ip(&[
-            "link", "add", &self.server_if, "netns", s, "type", "veth", "peer", "name",
-            &self.client_if, "netns", c,
+            "link",
+            "add",
+            &self.server_if,
+            "netns",
+            s,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &self.client_if,
+            "netns",
+            c,
         ])?;
         for (ns, ifname, v4, v6) in [
             (s, &self.server_if, self.server_v4, self.server_v6),
             (c, &self.client_if, self.client_v4, self.client_v6),
         ] {
             ip(&["-n", ns, "addr", "add", &format!("{v4}/24"), "dev", ifname])?;
-            ip(&["-n", ns, "-6", "addr", "add", &format!("{v6}/64"), "dev", ifname, "nodad"])?;
+            ip(&[
+                "-n",
+                ns,
+                "-6",
+                "addr",
+                "add",
+                &format!("{v6}/64"),
+                "dev",
+                ifname,
+                "nodad",
+            ])?;
             ip(&["-n", ns, "link", "set", ifname, "up"])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
         }
@@ -110,9 +130,14 @@ mod tests {
     /// Needs root: fails (never skips) without it.
     #[test]
     fn pair_pings_and_cleans_up() {
-        let pair = NetPair::new(250).unwrap_or_else(|e| panic!("network namespaces need root: {e}"));
+        let pair =
+            NetPair::new(250).unwrap_or_else(|e| panic!("network namespaces need root: {e}"));
         let out = pair.client_run("ping", &["-c", "1", "-W", "2", &pair.server_v4.to_string()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let name = pair.server_ns.clone();
         drop(pair);
         let list = Command::new("ip").args(["netns", "list"]).output().unwrap();

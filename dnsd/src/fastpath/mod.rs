@@ -20,7 +20,8 @@ pub struct Table {
     /// Contents of `ENTRIES`: exact answers and nodes. [`table::build`]
     /// sorts them by [`key_order`] (keys unique), which [`Table::get`] needs.
     pub entries: Vec<(Key, Entry)>,
-    /// Contents of `ZONE_NX`, indexed by `Entry::zone`.
+    /// Per-zone NXDOMAIN entries, indexed by `Entry::zone` (loaded under
+    /// keys of kind `dnsd_common::KIND_ZONE_NX`).
     pub zone_nx: Vec<Entry>,
 }
 

@@ -54,7 +54,6 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use dnsd_common::COUNTER_ANSWERED_BASE;
 use dnsd_common::fastpath::{
     KEY_NAME_LEN, KIND_EXACT, KIND_NODE, MAX_FIXUPS, NODE_BELOW_CUT, NODE_CUT, NODE_PASS,
     NODE_WILDCARD, TAIL_CAP,
@@ -69,17 +68,12 @@ use crate::wire::query::{CLASS_IN, flags, rcode};
 use crate::wire::rdata::Rtype;
 use crate::zone::snapshot::{Node, Snapshot};
 
-/// Answered-by-kind counters (indexes into `COUNTERS`). To move to
-/// `dnsd_common` next to `COUNTER_ANSWERED_BASE`.
-pub const COUNTER_ANSWERED_ANSWER: u32 = COUNTER_ANSWERED_BASE;
-/// NOERROR without answer records.
-pub const COUNTER_ANSWERED_NODATA: u32 = COUNTER_ANSWERED_BASE + 1;
-/// NXDOMAIN.
-pub const COUNTER_ANSWERED_NXDOMAIN: u32 = COUNTER_ANSWERED_BASE + 2;
-/// Synthesised from a wildcard (answers and NODATA).
-pub const COUNTER_ANSWERED_WILDCARD: u32 = COUNTER_ANSWERED_BASE + 3;
-/// Referral to a delegated child.
-pub const COUNTER_ANSWERED_REFERRAL: u32 = COUNTER_ANSWERED_BASE + 4;
+/// Answered-by-kind counters (indexes into `COUNTERS`), shared with the
+/// XDP program.
+pub use dnsd_common::{
+    COUNTER_ANSWERED_ANSWER, COUNTER_ANSWERED_NODATA, COUNTER_ANSWERED_NXDOMAIN,
+    COUNTER_ANSWERED_REFERRAL, COUNTER_ANSWERED_WILDCARD,
+};
 
 /// Query types XDP must pass whatever the table holds: the engine answers
 /// zone transfers NOTIMP (checklist 50), not from the zone data.

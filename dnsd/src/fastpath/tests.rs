@@ -1145,31 +1145,3 @@ fn property(f: &Fixture, cases: u32) -> (usize, usize, usize, usize) {
         eligible.get(),
     )
 }
-
-/// Build time and size for a large zone (`--ignored --nocapture`, release).
-#[test]
-#[ignore]
-fn build_time_for_a_large_zone() {
-    let mut recs = Vec::new();
-    for i in 0..50_000u32 {
-        let b = i.to_be_bytes();
-        recs.push(a(&format!("h{i}.example.com"), [10, b[1], b[2], b[3]], 2));
-        if i % 10 == 0 {
-            recs.push(rec(
-                &format!("h{i}.example.com"),
-                300,
-                Rdata::Aaaa(Ipv6Addr::from(u128::from(i))),
-                2,
-            ));
-        }
-    }
-    let snap = compile(vec![zone_of("example.com", recs)]);
-    let start = std::time::Instant::now();
-    let t = table::build(&snap, &settings());
-    println!(
-        "50k names: {:?}, {} entries, {} MiB of values",
-        start.elapsed(),
-        t.entries.len(),
-        (t.entries.len() * std::mem::size_of::<Entry>()) >> 20
-    );
-}
