@@ -28,20 +28,24 @@ struct Args {
     /// Records in the generated zone (default 1,000,000; 50,000 with --quick).
     #[arg(long)]
     records: Option<usize>,
-    /// Which benchmark: only `compile` exists so far.
-    #[arg(default_value = "compile")]
+    /// Which benchmark: `compile` (zone compilation), `xdp` (per-packet cost
+    /// of the XDP program through BPF_PROG_TEST_RUN; needs root) or `all`.
+    #[arg(default_value = "all")]
     which: String,
 }
 
 pub fn run(args: &[OsString]) -> Result<()> {
     let args =
         Args::try_parse_from(std::iter::once(OsString::from("bench")).chain(args.iter().cloned()))?;
+    let records = args
+        .records
+        .unwrap_or(if args.quick { 50_000 } else { 1_000_000 });
+    let runs = if args.quick { 100_000 } else { 1_000_000 };
     match args.which.as_str() {
-        "compile" => compile(
-            args.records
-                .unwrap_or(if args.quick { 50_000 } else { 1_000_000 }),
-        ),
-        other => bail!("unknown benchmark {other:?}; available: compile"),
+        "compile" => compile(records),
+        "xdp" => xdp(runs),
+        "all" => compile(records).and_then(|()| xdp(runs)),
+        other => bail!("unknown benchmark {other:?}; available: compile, xdp, all"),
     }
 }
 
@@ -144,6 +148,45 @@ fn compile(records: usize) -> Result<()> {
     let out = util::workspace_root().join("bench/results");
     fs::create_dir_all(&out)?;
     let file = out.join(format!("compile-{}.md", today()));
+    fs::write(&file, &table)?;
+    eprintln!("xtask: wrote {}", file.display());
+    Ok(())
+}
+
+/// The XDP program's per-packet cost next to an address-swapping XDP_TX
+/// program, from BPF_PROG_TEST_RUN (`dnsd/examples/xdp_bench.rs`).
+fn xdp(runs: u32) -> Result<()> {
+    setup::ensure(setup::Scope::All)?;
+    if !util::is_root() {
+        bail!("`cargo xtask bench xdp` loads XDP programs and needs root");
+    }
+    let mut cmd = util::cargo();
+    cmd.args([
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "dnsd",
+        "--example",
+        "xdp_bench",
+        "--",
+    ])
+    .arg(runs.to_string())
+    .stdout(Stdio::piped());
+    eprintln!("xtask: $ {}", util::display(&cmd));
+    let out = cmd.output().context("cannot run the xdp_bench example")?;
+    if !out.status.success() {
+        bail!("xdp_bench failed ({})", out.status);
+    }
+    let table = format!(
+        "## XDP per-packet cost, BPF_PROG_TEST_RUN, {runs} runs each ({})\n\n{}",
+        today(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    println!("{table}");
+    let dir = util::workspace_root().join("bench/results");
+    fs::create_dir_all(&dir)?;
+    let file = dir.join(format!("xdp-{}.md", today()));
     fs::write(&file, &table)?;
     eprintln!("xtask: wrote {}", file.display());
     Ok(())
