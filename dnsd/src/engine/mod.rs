@@ -79,8 +79,10 @@ impl Engine {
 impl Responder for Engine {
     fn respond(&self, request: &Request<'_>, out: &mut Vec<u8>) -> bool {
         let snapshot = self.snapshot.load();
+        // tinydns locations: the client's address picks the view.
+        let view = snapshot.for_client(request.client.ip());
         respond(
-            &snapshot,
+            view,
             &self.settings,
             request.message,
             request.transport,

@@ -533,3 +533,90 @@ proptest::proptest! {
 
 #[allow(dead_code)]
 fn unused(_: ZoneInput) {}
+
+/// tinydns locations (tinydns-data.md §4): the client's address picks the
+/// records; the XDP table leaves such zones to userspace.
+#[test]
+fn tinydns_locations_pick_records_by_client_address() {
+    let dir = std::env::temp_dir().join(format!("dnsd-loc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("data"),
+        "Zexample.info:ns1.example.info:hostmaster.example.info:1:3600:600:86400:300:300\n\
+         &example.info::ns1.example.info\n\
+         %in:192.0.2\n\
+         %ex\n\
+         +loc.example.info:203.0.113.1:::in\n\
+         +loc.example.info:203.0.113.2:::ex\n\
+         +all.example.info:203.0.113.9\n\
+         +inonly.example.info:203.0.113.3:::in\n",
+    )
+    .unwrap();
+    let config = crate::config::Config::parse(
+        "[[zone]]\nfile = \"data\"\nformat = \"tinydns\"\n",
+        &dir.join("dnsd.toml"),
+    )
+    .unwrap();
+    let compiled = crate::zone::compile::compile(&config).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let engine = Engine::new(compiled.snapshot, EngineSettings::default());
+    let ask_from = |client: &str, name: &str| {
+        let msg = query(1, 0, name, A, None);
+        let req = Request {
+            message: &msg,
+            transport: Transport::Udp,
+            client: std::net::SocketAddr::new(client.parse().unwrap(), 1234),
+        };
+        let mut out = Vec::new();
+        assert!(engine.respond(&req, &mut out));
+        let rcode = out[3] & 0xF;
+        // The last four bytes of a one-A answer are the address.
+        let addr = (out[7] == 1).then(|| {
+            Ipv4Addr::new(
+                out[out.len() - 4],
+                out[out.len() - 3],
+                out[out.len() - 2],
+                out[out.len() - 1],
+            )
+        });
+        (rcode, addr)
+    };
+    assert_eq!(
+        ask_from("192.0.2.7", "loc.example.info"),
+        (0, Some(Ipv4Addr::new(203, 0, 113, 1)))
+    );
+    assert_eq!(
+        ask_from("198.51.100.7", "loc.example.info"),
+        (0, Some(Ipv4Addr::new(203, 0, 113, 2)))
+    );
+    // An empty prefix takes every client, IPv6 ones too.
+    assert_eq!(
+        ask_from("2001:db8::7", "loc.example.info"),
+        (0, Some(Ipv4Addr::new(203, 0, 113, 2)))
+    );
+    assert_eq!(
+        ask_from("192.0.2.7", "inonly.example.info"),
+        (0, Some(Ipv4Addr::new(203, 0, 113, 3)))
+    );
+    assert_eq!(ask_from("198.51.100.7", "inonly.example.info").0, 3);
+    assert_eq!(
+        ask_from("198.51.100.7", "all.example.info"),
+        (0, Some(Ipv4Addr::new(203, 0, 113, 9)))
+    );
+    // The fast path does not answer a location-dependent zone.
+    let snap = engine.snapshot();
+    assert!(snap.zones[0].client_dependent);
+    let table = crate::fastpath::table::build(&snap, &EngineSettings::default());
+    for name in [
+        "loc.example.info",
+        "all.example.info",
+        "nothing.example.info",
+    ] {
+        let msg = query(1, 0, name, A, None);
+        assert_eq!(
+            crate::fastpath::model::answer(&table, 1232, &msg),
+            None,
+            "{name}"
+        );
+    }
+}

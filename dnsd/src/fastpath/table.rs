@@ -50,7 +50,9 @@
 //! tinydns wildcards (§4). Zones with tinydns timestamps
 //! (`time_dependent`): every node passes and there are no exact entries —
 //! the snapshot does not record which RRsets carry timestamps, and the spec
-//! (§3) wants clock-dependent answers from userspace.
+//! (§3) wants clock-dependent answers from userspace. Zones with records
+//! restricted to tinydns locations (`client_dependent`) are treated the same
+//! way: their answers depend on the client's address.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -448,14 +450,15 @@ impl<'a> Builder<'a> {
             return None;
         }
         let counts = [w(6)?, w(8)?, w(10)?];
-        // Records from a zone with tinydns timestamps: clock-dependent
-        // (§3), userspace answers.
+        // Records from a zone with tinydns timestamps or locations:
+        // clock- or client-dependent (§3), userspace answers.
         let records = counts.iter().map(|&c| c as usize).sum();
         let scan = Scan::of(&msg, 12 + name.len() + 4, records)?;
         if scan.owners.iter().any(|o| {
-            self.snap
-                .find_zone(o)
-                .is_some_and(|(z, _)| self.snap.zones[z].time_dependent)
+            self.snap.find_zone(o).is_some_and(|(z, _)| {
+                let zone = &self.snap.zones[z];
+                zone.time_dependent || zone.client_dependent
+            })
         }) {
             return None;
         }
@@ -562,7 +565,7 @@ impl<'a> Builder<'a> {
     fn add_zone(&mut self, zi: usize) {
         let snap = self.snap;
         let zone = &snap.zones[zi];
-        let mode = if zone.time_dependent {
+        let mode = if zone.time_dependent || zone.client_dependent {
             Mode::AllPass
         } else if zone.wildcards == WildcardMode::Tinydns {
             Mode::Tinydns

@@ -13,7 +13,7 @@ use hashbrown::HashMap as FastMap;
 use hashbrown::HashSet as FastSet;
 
 use super::snapshot::{Node, NodeIndex, RRset, SmallList, Snapshot, Zone};
-use super::source::{Diagnostic, Origin, Severity, SourceRecord};
+use super::source::{Diagnostic, LocationDef, Origin, Severity, SourceRecord};
 use super::{master, tinydns};
 use crate::config::{Config, WildcardMode, ZoneConfig, ZoneFormat};
 use crate::wire::name::{MAX_NAME, Name};
@@ -55,13 +55,68 @@ enum Pending {
     Built(Box<ZoneBuilder>),
 }
 
+/// Which location-restricted tinydns records a compilation includes
+/// (tinydns-data.md §4): records without a location are in every view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum View {
+    /// Clients in no defined location.
+    Base,
+    /// Clients in this location.
+    Location([u8; 2]),
+}
+
+impl View {
+    fn includes(self, location: Option<[u8; 2]>) -> bool {
+        match (location, self) {
+            (None, _) => true,
+            (Some(lo), View::Location(code)) => lo == code,
+            (Some(_), View::Base) => false,
+        }
+    }
+}
+
+/// What the tinydns sources said about locations.
+#[derive(Default)]
+struct LocationInfo {
+    /// `%` lines, in file order.
+    defs: Vec<LocationDef>,
+    /// Some record is restricted to a location.
+    used: bool,
+}
+
 /// Compiles every zone the config names. The clock is read once, for
-/// tinydns timestamps (tinydns-data.md §3).
+/// tinydns timestamps (tinydns-data.md §3). When tinydns records are
+/// restricted to locations, one snapshot per location is compiled too,
+/// and the engine picks one by the client's address.
 pub fn compile(config: &Config) -> Result<Compiled, CompileError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    let (mut compiled, info) = compile_view(config, View::Base, now)?;
+    if info.used {
+        let mut codes: Vec<[u8; 2]> = info.defs.iter().map(|d| d.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        for code in codes {
+            let (variant, _) = compile_view(config, View::Location(code), now)?;
+            compiled
+                .snapshot
+                .location_views
+                .push((code, Arc::new(variant.snapshot)));
+        }
+        compiled.snapshot.locations = info.defs;
+    }
+    Ok(compiled)
+}
+
+/// One view of every zone.
+fn compile_view(
+    config: &Config,
+    view: View,
+    now: u64,
+) -> Result<(Compiled, LocationInfo), CompileError> {
+    let mut info = LocationInfo::default();
     // Diagnostics of reading the sources, all before those of building.
     let mut diagnostics = Vec::new();
     let mut pending = Vec::new();
@@ -97,13 +152,14 @@ pub fn compile(config: &Config) -> Result<Compiled, CompileError> {
                         continue;
                     }
                 };
-                let (builders, diags) = split_tinydns(&text, &file, &opts, zc, now);
+                let (builders, diags) =
+                    split_tinydns(&text, &file, &opts, zc, now, view, &mut info);
                 diagnostics.extend(diags);
                 pending.extend(builders.into_iter().map(|b| Pending::Built(Box::new(b))));
             }
         }
     }
-    assemble(pending, diagnostics)
+    assemble(pending, diagnostics).map(|c| (c, info))
 }
 
 /// Compiles zones that are already parsed (the core of [`compile`], and
@@ -233,6 +289,8 @@ fn split_tinydns(
     opts: &tinydns::TinyOptions,
     zc: &ZoneConfig,
     now: u64,
+    view: View,
+    info: &mut LocationInfo,
 ) -> (Vec<ZoneBuilder>, Vec<Diagnostic>) {
     let only = zc.name.as_deref().and_then(|n| Name::parse_text(n).ok());
     let mut apexes = tinydns::soa_owners(text, file, opts);
@@ -274,20 +332,15 @@ fn split_tinydns(
         .collect();
     let size = u64::try_from(text.len()).unwrap_or(u64::MAX);
     let parse = |sink: &mut dyn FnMut(SourceRecord)| tinydns::parse_into(text, file, opts, sink);
-    let (mut diags, _locations) = pipeline(size, parse, |mut r| {
+    let mut located: Vec<bool> = vec![false; builders.len()];
+    let (mut diags, locations) = pipeline(size, parse, |mut r| {
         if !wanted {
             return;
         }
         let Some(attrs) = r.tiny.clone() else {
             return;
         };
-        if attrs.location.is_some() {
-            split_diags.push(Diagnostic::error(
-                r.origin,
-                "location-restricted records (`lo` field) are not supported yet",
-            ));
-            return;
-        }
+        let include = view.includes(attrs.location);
         if let Some(ts) = attrs.timestamp {
             // External TAI64: 2^62 + 10 + Unix seconds.
             let unix = ts.saturating_sub((1u64 << 62) + 10);
@@ -313,6 +366,14 @@ fn split_tinydns(
             let lower = r.owner.lowercase_into(&mut buf);
             suffixes(lower).find_map(|pos| by_key.get(&lower[pos..]).copied())
         };
+        if attrs.location.is_some()
+            && let Some(flag) = best.and_then(|i| located.get_mut(i))
+        {
+            *flag = true;
+        }
+        if !include {
+            return;
+        }
         match best.and_then(|i| builders.get_mut(i)) {
             Some(builder) => builder.add(r),
             None if only.is_none() => split_diags.push(Diagnostic::warning(
@@ -326,6 +387,21 @@ fn split_tinydns(
         }
     });
     diags.append(&mut split_diags);
+    for (builder, located) in builders.iter_mut().zip(located) {
+        builder.client_dependent |= located;
+        info.used |= located;
+    }
+    if info.used && view == View::Base {
+        for def in &locations {
+            if !info
+                .defs
+                .iter()
+                .any(|d| d.code == def.code && d.prefix == def.prefix)
+            {
+                info.defs.push(def.clone());
+            }
+        }
+    }
     (builders, diags)
 }
 
@@ -438,6 +514,8 @@ pub(crate) struct ZoneBuilder {
     /// The node of the previous record.
     last: Option<usize>,
     time_dependent: bool,
+    /// Some record is restricted to a tinydns location.
+    client_dependent: bool,
     diags: Vec<Diagnostic>,
 }
 
@@ -456,6 +534,7 @@ impl ZoneBuilder {
             big_sets: FastMap::default(),
             last: None,
             time_dependent: false,
+            client_dependent: false,
             diags: Vec::new(),
         }
     }
@@ -823,6 +902,7 @@ impl ZoneBuilder {
             source: std::mem::take(&mut self.source),
             records: record_count,
             time_dependent: self.time_dependent,
+            client_dependent: self.client_dependent,
         })
     }
 
@@ -1130,7 +1210,15 @@ pub(crate) mod tests {
             wildcards: WildcardMode::Rfc4592,
             serial: Some(1),
         };
-        let (builders, diags) = split_tinydns(text.as_bytes(), &file, &opts, &zc, 0);
+        let (builders, diags) = split_tinydns(
+            text.as_bytes(),
+            &file,
+            &opts,
+            &zc,
+            0,
+            View::Base,
+            &mut LocationInfo::default(),
+        );
         assert_eq!(builders.len(), 12);
         let names = |i: usize| -> Vec<String> {
             builders[i]

@@ -4,14 +4,17 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
+use std::net::IpAddr;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::config::WildcardMode;
 use crate::wire::name::Name;
 use crate::wire::rdata::{Rdata, Rtype, Soa};
+use crate::zone::source::LocationDef;
 
 /// A list that keeps a lone element inline and derefs to a slice. Most
 /// names have one RRset and most RRsets one record: a zone of millions of
@@ -200,6 +203,9 @@ pub struct Zone {
     /// Some data depends on the clock (tinydns timestamps): the answers
     /// may change without a file change.
     pub time_dependent: bool,
+    /// Some data is restricted to tinydns locations: answers depend on the
+    /// client's address (see [`Snapshot::for_client`]).
+    pub client_dependent: bool,
 }
 
 impl Zone {
@@ -251,9 +257,39 @@ pub struct Snapshot {
     pub zones: Vec<Zone>,
     /// Lower-cased wire-format apex → index into `zones`.
     pub apexes: HashMap<Box<[u8]>, usize>,
+    /// tinydns location definitions (`%lo:prefix`); empty when no record
+    /// is restricted to a location.
+    pub locations: Vec<LocationDef>,
+    /// The whole snapshot as seen from each location: this snapshot plus
+    /// the records restricted to that location. This snapshot itself is
+    /// the view of clients in no location.
+    pub location_views: Vec<([u8; 2], Arc<Snapshot>)>,
 }
 
 impl Snapshot {
+    /// The view for a client (tinydns-data.md §4): the longest matching
+    /// `%` prefix decides the location. Prefixes are IPv4 octets; an
+    /// empty prefix matches every client, IPv6 ones included.
+    pub fn for_client(&self, client: IpAddr) -> &Snapshot {
+        if self.location_views.is_empty() {
+            return self;
+        }
+        let v4 = match client {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(a) => a.to_ipv4_mapped(),
+        };
+        let best = self
+            .locations
+            .iter()
+            .filter(|d| match v4 {
+                Some(a) => d.matches(a),
+                None => d.prefix.is_empty(),
+            })
+            .max_by_key(|d| d.prefix.len());
+        best.and_then(|d| self.location_views.iter().find(|(c, _)| *c == d.code))
+            .map_or(self, |(_, view)| view)
+    }
+
     /// The deepest zone containing the lower-cased wire name `lower`, and the
     /// offset in `lower` where the apex starts.
     pub fn find_zone(&self, lower: &[u8]) -> Option<(usize, usize)> {

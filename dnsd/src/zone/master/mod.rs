@@ -11,6 +11,11 @@
 //! encoding (`compose_rdata`, uncompressed, case kept) becomes our [`Rdata`]
 //! through [`Rdata::from_wire`], which also checks the shape again.
 //!
+//! Plain tokens of the common types (A AAAA NS CNAME PTR MX TXT SPF SOA, and
+//! names without escapes) are read directly by [`fast`], for speed, with
+//! the same result as `domain` (checked against it under `cfg(test)`);
+//! everything else, and every error, goes through `domain`.
+//!
 //! Fed a whole file, `Zonefile` fails these requirements, so this module does
 //! those parts itself and hands `domain` one entry at a time, rewritten as a
 //! single line `. 0 IN TYPEnnn <rdata tokens>`:

@@ -501,6 +501,53 @@ fn common_types_to_exact_wire() {
     ));
 }
 
+/// Entries at the limits of what the fast path reads, and just past them
+/// (left to `domain`). Under `cfg(test)` every entry the fast path reads is
+/// also given to `domain` and must come out the same.
+#[test]
+fn fast_path_limits_agree_with_domain() {
+    let l63 = "a".repeat(63);
+    let l61 = "b".repeat(61);
+    let s255 = "t".repeat(255);
+    let good = format!(
+        "$TTL 300\n\
+         @ SOA @ hostmaster.@ 4294967295 0 00010 65536 4294967295\n\
+         @ NS @\n\
+         @ MX 65535 @\n\
+         @ MX 0 mail.Example.COM.\n\
+         {l63} A 192.0.2.1\n\
+         {l63}.{l63}.{l61} AAAA 2001:DB8::1\n\
+         x PTR {l63}.{l63}.{l63}.{l61}.\n\
+         x TXT \"{s255}\" {s255} \"with space\" a=b\n\
+         y SPF \"v=spf1 -all\"\n\
+         z CNAME *.wild-card_x\n\
+         z2 NS ns.z2.\n"
+    );
+    let records = ok(&good);
+    assert_eq!(records.len(), 11);
+    for (text, fragment) in [
+        (
+            format!("{}x A 192.0.2.1\n", "a".repeat(64)),
+            "bad owner name",
+        ),
+        (format!("a NS {}.\n", "a".repeat(64)), "bad NS RDATA"),
+        (
+            format!("a CNAME {l63}.{l63}.{l63}.{l61}\n"),
+            "bad CNAME RDATA",
+        ),
+        ("a MX 65536 b\n".to_string(), "bad MX RDATA"),
+        (format!("a TXT {s255}x\n"), "bad TXT RDATA"),
+        ("a A 192.0.2.01\n".to_string(), "bad A RDATA"),
+        (
+            "a SOA a b 4294967296 1 2 3 4\n".to_string(),
+            "bad SOA RDATA",
+        ),
+    ] {
+        let (_, msg) = one_error(&text);
+        assert!(msg.contains(fragment), "{text}: {msg}");
+    }
+}
+
 #[test]
 fn rfc3597_unknown_form() {
     let recs = ok("\
