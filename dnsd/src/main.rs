@@ -241,8 +241,7 @@ fn serve(path: &Path) -> Result<ExitCode> {
             tokio::select! {
                 Some(reply) = reload_rx.recv() => {
                     tracing::info!("reload requested on the control socket");
-                    let (config, ok) = reload(path, &engine, xdp.as_ref().as_ref());
-                    watcher = watch_zones(path, config.as_ref());
+                    let ok = reload(path, &engine, xdp.as_ref().as_ref(), &mut watcher);
                     let _ = reply.send(if ok {
                         format!("reloaded: {}\n", describe_zones(&engine.snapshot()))
                     } else {
@@ -251,11 +250,11 @@ fn serve(path: &Path) -> Result<ExitCode> {
                 }
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading");
-                    watcher = watch_zones(path, reload(path, &engine, xdp.as_ref().as_ref()).0.as_ref());
+                    reload(path, &engine, xdp.as_ref().as_ref(), &mut watcher);
                 }
                 Some(file) = changed(&mut watcher) => {
                     tracing::info!("{} changed: reloading", file.display());
-                    watcher = watch_zones(path, reload(path, &engine, xdp.as_ref().as_ref()).0.as_ref());
+                    reload(path, &engine, xdp.as_ref().as_ref(), &mut watcher);
                 }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
@@ -281,17 +280,35 @@ fn serve(path: &Path) -> Result<ExitCode> {
 }
 
 /// Re-reads the config and its zones; keeps the old snapshot on any error.
-/// Returns the config that was read (so the watch list can follow it) and
-/// whether the new zones are live.
-fn reload(path: &Path, engine: &Engine, xdp: Option<&XdpService>) -> (Option<Config>, bool) {
+/// The watch list follows the config, and is updated *before* compiling so
+/// that an edit made during a reload is not lost: it reloads again.
+/// Returns whether the new zones are live.
+fn reload(
+    path: &Path,
+    engine: &Engine,
+    xdp: Option<&XdpService>,
+    watcher: &mut Option<ZoneWatcher>,
+) -> bool {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("reload failed, still serving the old zones: {e}");
-            return (None, false);
+            return false;
         }
     };
-    let ok = match load_zones(&config) {
+    let files = reload::watched_files(path, Some(&config));
+    if watcher
+        .as_ref()
+        .is_none_or(|w| w.files() != files.as_slice())
+    {
+        let new = watch_zones(path, Some(&config));
+        // Changes the old watcher saw but nobody read yet: pass them on.
+        if let (Some(old), Some(new)) = (watcher.as_mut(), new.as_ref()) {
+            old.forward_pending(new);
+        }
+        *watcher = new;
+    }
+    match load_zones(&config) {
         Some(snapshot) => {
             tracing::info!("reloaded: {}", describe_zones(&snapshot));
             if let Some(x) = xdp {
@@ -304,8 +321,7 @@ fn reload(path: &Path, engine: &Engine, xdp: Option<&XdpService>) -> (Option<Con
             tracing::error!("reload failed, still serving the old zones");
             false
         }
-    };
-    (Some(config), ok)
+    }
 }
 
 /// Watches the config and zone files; `None` (with a warning) if inotify

@@ -20,7 +20,10 @@ pub const SETTLE: Duration = Duration::from_millis(200);
 pub struct ZoneWatcher {
     // Kept alive: dropping it stops the watch.
     _watcher: RecommendedWatcher,
-    pub events: mpsc::UnboundedReceiver<PathBuf>,
+    events: mpsc::UnboundedReceiver<PathBuf>,
+    /// Sender of `events`, to inject changes carried over from another watcher.
+    inject: mpsc::UnboundedSender<PathBuf>,
+    files: Vec<PathBuf>,
 }
 
 /// The files a reload depends on: the config and each zone source.
@@ -35,6 +38,7 @@ pub fn watched_files(config_path: &Path, config: Option<&Config>) -> Vec<PathBuf
 impl ZoneWatcher {
     pub fn new(files: &[PathBuf]) -> notify::Result<ZoneWatcher> {
         let (tx, events) = mpsc::unbounded_channel();
+        let inject = tx.clone();
         let names: HashSet<(PathBuf, OsString)> = files
             .iter()
             .filter_map(|f| Some((dir_of(f), f.file_name()?.to_owned())))
@@ -65,7 +69,22 @@ impl ZoneWatcher {
         Ok(ZoneWatcher {
             _watcher: watcher,
             events,
+            inject,
+            files: files.to_vec(),
         })
+    }
+
+    /// The files this watcher was made for.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Moves changes this watcher has seen but not yet reported to `other`,
+    /// so replacing a watcher loses nothing.
+    pub fn forward_pending(&mut self, other: &ZoneWatcher) {
+        while let Ok(path) = self.events.try_recv() {
+            let _ = other.inject.send(path);
+        }
     }
 
     /// Waits for a change, then for the files to settle.
