@@ -331,73 +331,56 @@ impl Rdata {
     }
 
     /// Identity for duplicate detection (RFC 2181 §5): names in RDATA of the
-    /// well-known types compare case-insensitively (RFC 4343 §4.1, RFC 3597 §6).
+    /// well-known types compare case-insensitively (RFC 4343 §4.1, RFC 3597
+    /// §6); addresses, numbers and opaque RDATA compare exactly. Equal keys
+    /// exactly when [`Rdata::dedup_eq`].
     pub fn dedup_key(&self) -> Vec<u8> {
-        match self {
-            Rdata::Other { data, .. } => data.to_vec(),
-            _ => self.to_wire().to_ascii_lowercase(),
-        }
+        let lower = |n: &Name| n.to_lowercase();
+        let lowered = match self {
+            Rdata::Ns(n) => Rdata::Ns(lower(n)),
+            Rdata::Cname(n) => Rdata::Cname(lower(n)),
+            Rdata::Ptr(n) => Rdata::Ptr(lower(n)),
+            Rdata::Dname(n) => Rdata::Dname(lower(n)),
+            Rdata::Mx {
+                preference,
+                exchange,
+            } => Rdata::Mx {
+                preference: *preference,
+                exchange: lower(exchange),
+            },
+            Rdata::Soa(soa) => Rdata::Soa(Box::new(Soa {
+                mname: lower(&soa.mname),
+                rname: lower(&soa.rname),
+                ..(**soa).clone()
+            })),
+            Rdata::Srv {
+                priority,
+                weight,
+                port,
+                target,
+            } => Rdata::Srv {
+                priority: *priority,
+                weight: *weight,
+                port: *port,
+                target: lower(target),
+            },
+            Rdata::Other { rtype, data } => {
+                return [&[1][..], &rtype.0.to_be_bytes(), data].concat();
+            }
+            other => other.clone(),
+        };
+        [
+            &[0][..],
+            &lowered.rtype().0.to_be_bytes(),
+            &lowered.to_wire(),
+        ]
+        .concat()
     }
 
-    /// `self.dedup_key() == other.dedup_key()`, without allocating. For the
-    /// structured types field by field: every field is fixed-size or a
-    /// self-delimiting name, so comparing the lower-cased fields is comparing
-    /// the lower-cased wire forms.
+    /// Duplicate detection without allocating: the derived equality, since
+    /// [`Name`] compares case-insensitively and everything else exactly.
     pub fn dedup_eq(&self, other: &Rdata) -> bool {
-        fn ci(a: &[u8], b: &[u8]) -> bool {
-            a.eq_ignore_ascii_case(b)
-        }
-        fn ci16(a: u16, b: u16) -> bool {
-            ci(&a.to_be_bytes(), &b.to_be_bytes())
-        }
-        fn ci32(a: u32, b: u32) -> bool {
-            ci(&a.to_be_bytes(), &b.to_be_bytes())
-        }
-        match (self, other) {
-            (Rdata::Other { data: a, .. }, Rdata::Other { data: b, .. }) => a == b,
-            (Rdata::A(a), Rdata::A(b)) => ci(&a.octets(), &b.octets()),
-            (Rdata::Aaaa(a), Rdata::Aaaa(b)) => ci(&a.octets(), &b.octets()),
-            (Rdata::Ns(a), Rdata::Ns(b))
-            | (Rdata::Cname(a), Rdata::Cname(b))
-            | (Rdata::Ptr(a), Rdata::Ptr(b))
-            | (Rdata::Dname(a), Rdata::Dname(b)) => ci(a.as_wire(), b.as_wire()),
-            (
-                Rdata::Mx {
-                    preference: p,
-                    exchange: x,
-                },
-                Rdata::Mx {
-                    preference: q,
-                    exchange: y,
-                },
-            ) => ci16(*p, *q) && ci(x.as_wire(), y.as_wire()),
-            (Rdata::Soa(a), Rdata::Soa(b)) => {
-                ci(a.mname.as_wire(), b.mname.as_wire())
-                    && ci(a.rname.as_wire(), b.rname.as_wire())
-                    && ci32(a.serial, b.serial)
-                    && ci32(a.refresh, b.refresh)
-                    && ci32(a.retry, b.retry)
-                    && ci32(a.expire, b.expire)
-                    && ci32(a.minimum, b.minimum)
-            }
-            (
-                Rdata::Srv {
-                    priority: p1,
-                    weight: w1,
-                    port: o1,
-                    target: t1,
-                },
-                Rdata::Srv {
-                    priority: p2,
-                    weight: w2,
-                    port: o2,
-                    target: t2,
-                },
-            ) => {
-                ci16(*p1, *p2) && ci16(*w1, *w2) && ci16(*o1, *o2) && ci(t1.as_wire(), t2.as_wire())
-            }
-            _ => self.dedup_key() == other.dedup_key(),
-        }
+        self == other
     }
 }
 
@@ -510,5 +493,14 @@ mod tests {
                 assert_eq!(a.dedup_eq(b), a.dedup_key() == b.dedup_key(), "{a:?} {b:?}");
             }
         }
+        // Only names ignore case: 192.0.2.65 ('A') is not 192.0.2.97 ('a'),
+        // MX 65 is not MX 97, but NS "NS." is "ns.".
+        assert!(!rdatas[0].dedup_eq(&rdatas[1]));
+        assert!(!rdatas[3].dedup_eq(&rdatas[4]));
+        assert!(rdatas[5].dedup_eq(&rdatas[6]));
+        assert!(!rdatas[5].dedup_eq(&rdatas[8]), "NS and CNAME differ");
+        assert!(!rdatas[9].dedup_eq(&rdatas[10]));
+        assert!(!rdatas[12].dedup_eq(&rdatas[13]));
+        assert!(!rdatas[15].dedup_eq(&rdatas[16]));
     }
 }
