@@ -14,6 +14,7 @@ pub mod client;
 pub mod netns;
 pub mod normalize;
 pub mod servers;
+pub mod stats;
 pub mod wire;
 pub mod zonefile;
 

@@ -15,9 +15,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +24,7 @@ use std::time::{Duration, Instant};
 use dnsd_e2e::netns::{NetPair, NsChild, require_root};
 use dnsd_e2e::normalize::Response;
 use dnsd_e2e::servers::dnsd_binary;
+use dnsd_e2e::stats;
 use dnsd_e2e::wire::{QueryBuilder, rtype};
 
 /// Keeps this test's namespaces apart from other tests' (198.18.62.0/24).
@@ -146,32 +145,12 @@ impl Daemon {
 
     /// The counters, from the control socket (what `dnsd stats` prints).
     fn stats(&self) -> BTreeMap<String, u64> {
-        let mut s = UnixStream::connect(&self.control)
-            .unwrap_or_else(|e| self.fail(&format!("control socket: {e}")));
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(b"stats\n").unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text)
-            .unwrap_or_else(|e| self.fail(&format!("reading stats: {e}")));
-        text.lines()
-            .filter_map(|l| {
-                let (k, v) = l.split_once(' ')?;
-                Some((k.to_string(), v.trim().parse().ok()?))
-            })
-            .collect()
+        stats::query(&self.control).unwrap_or_else(|e| self.fail(&e))
     }
 }
 
-fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>, key: &str) -> u64 {
-    after.get(key).copied().unwrap_or(0) - before.get(key).copied().unwrap_or(0)
-}
-
 fn answered(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> u64 {
-    after
-        .keys()
-        .filter(|k| k.starts_with("xdp.answered_"))
-        .map(|k| delta(before, after, k))
-        .sum()
+    stats::xdp_answered(before, after)
 }
 
 /// A UDP socket bound to the client's IPv4 address, in its namespace.
@@ -506,14 +485,14 @@ fn zone_flips_under_xdp_load_never_mix_or_lose() {
     let res = stream.join().expect("the client thread");
     let stats_after = setup.dnsd.stats();
     let by_xdp = answered(&stats_before, &stats_after);
-    let by_userspace = delta(&stats_before, &stats_after, "userspace.udp_queries");
+    let by_userspace = stats::delta(&stats_before, &stats_after, "userspace.udp_queries");
     let pass_reasons: Vec<String> = stats_after
         .keys()
         .filter(|k| {
             k.starts_with("xdp.pass_") && *k != "xdp.pass_not_udp" && *k != "xdp.pass_not_ip"
         })
-        .filter(|k| delta(&stats_before, &stats_after, k) != 0)
-        .map(|k| format!("{k} +{}", delta(&stats_before, &stats_after, k)))
+        .filter(|k| stats::delta(&stats_before, &stats_after, k) != 0)
+        .map(|k| format!("{k} +{}", stats::delta(&stats_before, &stats_after, k)))
         .collect();
     flip_times.sort();
     eprintln!(

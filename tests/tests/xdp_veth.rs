@@ -18,15 +18,14 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dnsd_e2e::netns::{NetPair, NsChild, require_root};
 use dnsd_e2e::normalize::Response;
 use dnsd_e2e::servers::dnsd_binary;
+use dnsd_e2e::stats;
 use dnsd_e2e::wire::{Edns, QueryBuilder, class, rcode, rtype};
 
 /// Keeps this test's namespaces apart from other tests' (198.18.61.0/24).
@@ -146,14 +145,7 @@ impl Daemon {
     /// The counters, straight from the control socket (what `dnsd stats`
     /// prints).
     fn stats(&self) -> BTreeMap<String, u64> {
-        let mut s = UnixStream::connect(&self.control)
-            .unwrap_or_else(|e| self.fail(&format!("control socket: {e}")));
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(b"stats\n").unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text)
-            .unwrap_or_else(|e| self.fail(&format!("reading stats: {e}")));
-        parse_stats(&text)
+        stats::query(&self.control).unwrap_or_else(|e| self.fail(&e))
     }
 
     /// `dnsd stats --config FILE`, the operator's command.
@@ -168,25 +160,15 @@ impl Daemon {
             "dnsd stats failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        parse_stats(&String::from_utf8_lossy(&out.stdout))
+        stats::parse(&String::from_utf8_lossy(&out.stdout))
     }
 }
 
-fn parse_stats(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(' ')?;
-            Some((k.to_string(), v.trim().parse().ok()?))
-        })
-        .collect()
-}
-
-fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>, key: &str) -> u64 {
-    after.get(key).copied().unwrap_or(0) - before.get(key).copied().unwrap_or(0)
-}
-
 fn answered(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> u64 {
-    ANSWERED.iter().map(|k| delta(before, after, k)).sum()
+    ANSWERED
+        .iter()
+        .map(|k| stats::delta(before, after, k))
+        .sum()
 }
 
 /// The XDP counters that grew (but the packet counters), as `name +n`.
@@ -194,8 +176,8 @@ fn grown(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> Strin
     let list: Vec<String> = after
         .keys()
         .filter(|k| k.starts_with("xdp.") && *k != "xdp.packets_seen" && *k != "xdp.dns_udp")
-        .filter(|k| delta(before, after, k) != 0)
-        .map(|k| format!("{k} +{}", delta(before, after, k)))
+        .filter(|k| stats::delta(before, after, k) != 0)
+        .map(|k| format!("{k} +{}", stats::delta(before, after, k)))
         .collect();
     if list.is_empty() {
         "none grew".into()
@@ -653,7 +635,7 @@ fn xdp_answers_over_veth_equal_userspace_answers() {
                 case.label,
                 if family == 0 { "IPv4" } else { "IPv6" }
             );
-            let udp = delta(&before, &after, "userspace.udp_queries");
+            let udp = stats::delta(&before, &after, "userspace.udp_queries");
             let xdp_n = answered(&before, &after);
             by_xdp += xdp_n;
             let mut problems = Vec::new();
@@ -681,8 +663,8 @@ fn xdp_answers_over_veth_equal_userspace_answers() {
                         fitting[family].push((name, qtype));
                     }
                     let passed_for_room =
-                        delta(&before, &after, "xdp.pass_adjust_tail") == 1 && udp == 1;
-                    if xdp_n == 1 && udp == 0 && delta(&before, &after, counter) == 1 {
+                        stats::delta(&before, &after, "xdp.pass_adjust_tail") == 1 && udp == 1;
+                    if xdp_n == 1 && udp == 0 && stats::delta(&before, &after, counter) == 1 {
                         // Answered by XDP, as the right kind.
                     } else if xdp_n == 0 && passed_for_room && !fits {
                         // No tailroom on this veth frame: userspace answered.
@@ -793,7 +775,7 @@ fn xdp_answers_over_veth_equal_userspace_answers() {
     let after = xdp.stats_command();
     let (kdig_xdp, kdig_room) = (
         answered(&before, &after),
-        delta(&before, &after, "xdp.pass_adjust_tail"),
+        stats::delta(&before, &after, "xdp.pass_adjust_tail"),
     );
     eprintln!(
         "xdp_veth: kdig: {kdig_queries} queries to each instance, identical output; {kdig_xdp} answered by XDP"
@@ -803,7 +785,10 @@ fn xdp_answers_over_veth_equal_userspace_answers() {
         "kdig: XDP answered {kdig_xdp} and passed {kdig_room} for tailroom of {kdig_queries} queries: {}",
         grown(&before, &after)
     );
-    assert_eq!(delta(&before, &after, "userspace.udp_queries"), kdig_room);
+    assert_eq!(
+        stats::delta(&before, &after, "userspace.udp_queries"),
+        kdig_room
+    );
 
     // 3. dnsperf, bounded in rate and time, over IPv4 then IPv6, with the
     //    queries whose responses fit the veth frames: no loss, and XDP
@@ -825,7 +810,7 @@ fn xdp_answers_over_veth_equal_userspace_answers() {
         let perf = dnsperf(&pair, server, &file, seconds, 2000);
         let after = xdp.stats();
         let by_xdp = answered(&before, &after);
-        let udp = delta(&before, &after, "userspace.udp_queries");
+        let udp = stats::delta(&before, &after, "userspace.udp_queries");
         eprintln!(
             "xdp_veth: dnsperf to {server} ({} names): {} sent, {} completed, {} lost, {:.0} qps; XDP answered {by_xdp}, userspace {udp}",
             fitting[family].len(),
