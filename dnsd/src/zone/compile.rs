@@ -1162,6 +1162,55 @@ pub(crate) mod tests {
         assert!(seen.iter().copied().eq(0..u32::try_from(count).unwrap()));
     }
 
+    /// tinydns-data.md §8: two servers building one commit serve one serial,
+    /// the commit's time, not the file's mtime.
+    #[test]
+    fn tinydns_serial_is_the_last_commit_time() {
+        let dir = std::env::temp_dir().join(format!("dnsd-serial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&dir)
+                .args([
+                    "-c",
+                    "user.name=dnsd",
+                    "-c",
+                    "user.email=dnsd@example.invalid",
+                ])
+                .args(args)
+                .env("GIT_AUTHOR_DATE", "@1700000000 +0000")
+                .env("GIT_COMMITTER_DATE", "@1700000000 +0000")
+                .output()
+                .expect("git is installed");
+            assert!(
+                out.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let data = dir.join("data");
+        std::fs::write(&data, ".example.info:192.0.2.1:a\n").unwrap();
+        git(&["init", "-q"]);
+        git(&["add", "data"]);
+        git(&["commit", "-q", "-m", "zone"]);
+        assert_eq!(git_commit_time(&data), Some(1_700_000_000));
+        // A modified file is not the commit: fall back (to the mtime).
+        std::fs::write(&data, ".example.info:192.0.2.2:a\n").unwrap();
+        assert_eq!(git_commit_time(&data), None);
+        // An explicit serial wins over everything.
+        let zc = ZoneConfig {
+            name: None,
+            file: data.clone(),
+            format: ZoneFormat::Tinydns,
+            wildcards: WildcardMode::Rfc4592,
+            serial: Some(7),
+        };
+        assert_eq!(tinydns_serial(&zc, &data), 7);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn large_rrsets_collapse_duplicates_like_small_ones() {
         let mut records = Vec::new();
