@@ -205,6 +205,8 @@ fn serve(path: &Path) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
+    // The loop below runs on this thread, not on a runtime worker, so a
+    // reload's compile never holds up the UDP and TCP tasks.
     runtime.block_on(async move {
         // Bound inside the runtime: a tokio UnixListener registers with it.
         let control_listener = control::bind(&control_path)?;
@@ -258,25 +260,26 @@ fn serve(path: &Path) -> Result<ExitCode> {
                 }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
-                ended = &mut server_task => {
-                    return match ended {
-                        Ok(Ok(())) => Ok(ExitCode::SUCCESS),
-                        Ok(Err(e)) => Err(anyhow::Error::new(e).context("server failed")),
-                        Err(e) => Err(anyhow::Error::new(e).context("server task failed")),
-                    };
-                }
+                ended = &mut server_task => return server_outcome(ended),
             }
         }
         tracing::info!("shutting down");
         control_task.abort();
         let _ = std::fs::remove_file(&control_path);
         let _ = stop_tx.send(true);
-        match server_task.await {
-            Ok(Ok(())) => Ok(ExitCode::SUCCESS),
-            Ok(Err(e)) => Err(anyhow::Error::new(e).context("server failed")),
-            Err(e) => Err(anyhow::Error::new(e).context("server task failed")),
-        }
+        server_outcome(server_task.await)
     })
+}
+
+/// The exit status from how the server task ended.
+fn server_outcome(
+    ended: Result<Result<(), dnsd::server::ServerError>, tokio::task::JoinError>,
+) -> Result<ExitCode> {
+    match ended {
+        Ok(Ok(())) => Ok(ExitCode::SUCCESS),
+        Ok(Err(e)) => Err(anyhow::Error::new(e).context("server failed")),
+        Err(e) => Err(anyhow::Error::new(e).context("server task failed")),
+    }
 }
 
 /// Re-reads the config and its zones; keeps the old snapshot on any error.
