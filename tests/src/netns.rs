@@ -322,6 +322,32 @@ fn xdp_pass_link(ifname: &str) -> Result<std::os::fd::OwnedFd, String> {
         .map_err(|e| format!("attaching an XDP_PASS program to {ifname} (native): {e}"))
 }
 
+/// Sends `query` and returns the first datagram from `server` carrying the
+/// query's ID, or `None` after `timeout` (other datagrams are skipped).
+pub fn udp_exchange(
+    sock: &std::net::UdpSocket,
+    server: std::net::SocketAddr,
+    query: &[u8],
+    timeout: std::time::Duration,
+) -> Option<Vec<u8>> {
+    use std::time::{Duration, Instant};
+    sock.send_to(query, server).ok()?;
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 65535];
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .ok()?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) if from == server && n >= 2 && buf[..2] == query[..2] => {
+                return Some(buf[..n].to_vec());
+            }
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
 impl Drop for NetPair {
     fn drop(&mut self) {
         // Deleting a namespace deletes its veth end, and with it the peer.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dnsd_e2e::netns::{NetPair, NsChild, require_root};
+use dnsd_e2e::netns::{self, NetPair, NsChild, require_root};
 use dnsd_e2e::normalize::Response;
 use dnsd_e2e::servers::dnsd_binary;
 use dnsd_e2e::stats;
@@ -163,21 +163,7 @@ fn client_socket(pair: &NetPair) -> UdpSocket {
 
 /// Sends `query` and waits for the datagram from `server` with its ID.
 fn exchange(sock: &UdpSocket, server: SocketAddr, query: &[u8]) -> Option<Vec<u8>> {
-    sock.send_to(query, server).ok()?;
-    let deadline = Instant::now() + QUERY_TIMEOUT;
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
-            .ok()?;
-        match sock.recv_from(&mut buf) {
-            Ok((n, from)) if from == server && n >= 2 && buf[..2] == query[..2] => {
-                return Some(buf[..n].to_vec());
-            }
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
-    }
+    netns::udp_exchange(sock, server, query, QUERY_TIMEOUT)
 }
 
 /// Which version `response` (to a query with ID `id`) is: 1 or 2 when it

@@ -22,7 +22,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dnsd_e2e::netns::{NetPair, NsChild, require_root};
+use dnsd_e2e::netns::{self, NetPair, NsChild, require_root};
 use dnsd_e2e::normalize::Response;
 use dnsd_e2e::servers::dnsd_binary;
 use dnsd_e2e::stats;
@@ -210,21 +210,7 @@ impl Client {
     /// `server` carrying the query's ID, or `None` after `timeout`.
     fn exchange(&self, server: SocketAddr, query: &[u8], timeout: Duration) -> Option<Vec<u8>> {
         let sock = if server.is_ipv4() { &self.v4 } else { &self.v6 };
-        sock.send_to(query, server).ok()?;
-        let deadline = Instant::now() + timeout;
-        let mut buf = [0u8; 65535];
-        loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .ok()?;
-            match sock.recv_from(&mut buf) {
-                Ok((n, from)) if from == server && n >= 2 && buf[..2] == query[..2] => {
-                    return Some(buf[..n].to_vec());
-                }
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
+        netns::udp_exchange(sock, server, query, timeout)
     }
 }
 
