@@ -38,6 +38,10 @@ const PEER_PACKAGES: &[&str] = &[
     "iproute2",
     "iputils-ping",
     "ethtool",
+    // tests/tests/old_kernel.rs boots Linux 5.10 with the XDP loader.
+    "qemu-system-x86",
+    "busybox-static",
+    "cpio",
 ];
 /// Packages that ship a DNS daemon, and its systemd unit.
 const DAEMONS: &[(&str, &str)] = &[
