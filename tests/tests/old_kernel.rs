@@ -195,8 +195,13 @@ fn find_vmlinuz(cache: &Path) -> Option<PathBuf> {
         })
 }
 
-/// `dpkg-deb --fsys-tarfile DEB | tar -x ./boot/vmlinuz-*` into `dest`.
+/// `dpkg-deb --fsys-tarfile DEB | tar -x ./boot/vmlinuz-*`, then renamed
+/// to `dest/boot`: an interrupted run never leaves a truncated kernel in
+/// the cache.
 fn extract_vmlinuz(deb: &Path, dest: &Path) -> Result<(), String> {
+    let staging = dest.join("extracting");
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging).map_err(|e| format!("creating {}: {e}", staging.display()))?;
     let mut dpkg = Command::new("dpkg-deb")
         .arg("--fsys-tarfile")
         .arg(deb)
@@ -205,7 +210,7 @@ fn extract_vmlinuz(deb: &Path, dest: &Path) -> Result<(), String> {
         .map_err(|e| format!("starting dpkg-deb: {e}"))?;
     let tar_input = dpkg.stdout.take().ok_or("dpkg-deb stdout")?;
     let extracted = run(Command::new("tar")
-        .current_dir(dest)
+        .current_dir(&staging)
         .args(["-x", "--wildcards", "./boot/vmlinuz-*"])
         .stdin(tar_input));
     let dpkg_status = wait_bounded(&mut dpkg, FETCH_TIMEOUT)?;
@@ -213,7 +218,8 @@ fn extract_vmlinuz(deb: &Path, dest: &Path) -> Result<(), String> {
     if !dpkg_status {
         return Err(format!("dpkg-deb --fsys-tarfile {} failed", deb.display()));
     }
-    Ok(())
+    fs::rename(staging.join("boot"), dest.join("boot")).map_err(|e| e.to_string())?;
+    fs::remove_dir_all(&staging).map_err(|e| e.to_string())
 }
 
 // ---------------------------------------------------------------------------
