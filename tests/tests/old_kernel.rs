@@ -3,9 +3,10 @@
 //! Debian bullseye's 5.10 kernel in QEMU, loads the real program there
 //! exactly as `dnsd serve` does (`dnsd/examples/xdp_verify.rs`, verifier
 //! included) and checks a few queries with `BPF_PROG_TEST_RUN` against the
-//! engine. The verifier only gained precision and limits from 5.10 to 5.15
-//! (e.g. bounded loops since 5.3 are older than both), so what 5.10
-//! accepts, 5.15 accepts.
+//! engine. Everything the program relies on is in 5.10 (bounded loops 5.3,
+//! growing `bpf_xdp_adjust_tail` 5.8, hash inner maps of any size 5.10),
+//! and from 5.10 to 5.15 the verifier only learned to accept more, so what
+//! 5.10 accepts, 5.15 accepts.
 //!
 //! * The kernel package is fetched with apt-get from Debian (its signed
 //!   `InRelease` → `Packages` → `.deb` hash chain checks it), using a
@@ -15,8 +16,9 @@
 //! * The initramfs holds busybox (busybox-static), the loader and its
 //!   shared libraries, `examples/` and an `/init` that runs the loader and
 //!   powers off.
-//! * QEMU runs with TCG: nested KVM on these machines hangs in the kernel's
-//!   decompressor, and TCG boots and checks in about 15 s. Set
+//! * QEMU runs with TCG: under the nested KVM of these machines the guest
+//!   hangs right after the BIOS (and `-cpu host` aborts setting MSR
+//!   0x10a), while TCG boots and checks in about 15 s. Set
 //!   `DNSD_OLDKERNEL_KVM=1` to use `-enable-kvm` where it works. The guest
 //!   has no network device.
 //!
