@@ -38,12 +38,15 @@ const PEER_PACKAGES: &[&str] = &[
     "iproute2",
     "iputils-ping",
     "ethtool",
+    "ddclient",
 ];
-/// Packages that ship a DNS daemon, and its systemd unit.
+/// Packages that ship a daemon, and its systemd unit.
 const DAEMONS: &[(&str, &str)] = &[
     ("nsd", "nsd.service"),
     ("knot", "knot.service"),
     ("tinydns", "tinydns.service"),
+    // Its daemon would send updates out; the dyndns tests run it by hand.
+    ("ddclient", "ddclient.service"),
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -250,7 +253,7 @@ fn stop_daemons(just_installed: &[&str]) {
         return;
     }
     eprintln!(
-        "xtask: setup: disabling {} so they do not hold port 53",
+        "xtask: setup: disabling {} so they do not hold port 53 or send updates out",
         units.join(" ")
     );
     let _ = Command::new("systemctl")

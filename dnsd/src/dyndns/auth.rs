@@ -1,8 +1,11 @@
 //! HTTP Basic authentication (RFC 7617) against the `[[dyndns.user]]` list.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -110,6 +113,60 @@ fn read_password_file(path: &Path) -> Result<String, DyndnsError> {
     Ok(password.to_owned())
 }
 
+/// Failed logins that block a client for the rest of the window.
+const MAX_FAILURES: u32 = 10;
+/// How long failed logins are remembered.
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Clients tracked at most; beyond, new clients go untracked rather than
+/// letting a flood of source addresses grow memory.
+const MAX_TRACKED: usize = 10_000;
+
+/// Slows password guessing: a client (IPv4 address or IPv6 /64, one site)
+/// with [`MAX_FAILURES`] failed logins within [`FAILURE_WINDOW`] is refused
+/// without a password check until the window ends.
+#[derive(Default)]
+pub struct AuthThrottle {
+    /// Client → (start of its window, failures in it).
+    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl AuthThrottle {
+    pub fn blocked(&self, client: IpAddr, now: Instant) -> bool {
+        let Ok(failures) = self.failures.lock() else {
+            return false;
+        };
+        failures
+            .get(&site(client))
+            .is_some_and(|&(start, n)| n >= MAX_FAILURES && now < start + FAILURE_WINDOW)
+    }
+
+    pub fn failed(&self, client: IpAddr, now: Instant) {
+        let Ok(mut failures) = self.failures.lock() else {
+            return;
+        };
+        let key = site(client);
+        if failures.len() >= MAX_TRACKED && !failures.contains_key(&key) {
+            failures.retain(|_, &mut (start, _)| now < start + FAILURE_WINDOW);
+            if failures.len() >= MAX_TRACKED {
+                return;
+            }
+        }
+        let entry = failures.entry(key).or_insert((now, 0));
+        if now >= entry.0 + FAILURE_WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
+/// The unit of the throttle: the IPv4 address, or the IPv6 /64.
+fn site(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !0u128 << 64)),
+        v4 => v4,
+    }
+}
+
 /// User name and password from an `Authorization: Basic` header value
 /// (RFC 7617 §2): base64 of `user:password`, split at the first colon.
 pub fn parse_basic(header: &[u8]) -> Option<(String, Vec<u8>)> {
@@ -173,6 +230,42 @@ mod tests {
         let e = Users::load(&c).err().expect("missing file accepted");
         assert!(e.to_string().contains("router.pw"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn throttle_blocks_a_site_for_the_rest_of_the_window() {
+        let t = AuthThrottle::default();
+        let start = Instant::now();
+        let guesser: IpAddr = "2001:db8:1:2::7".parse().unwrap();
+        let same_site: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::7".parse().unwrap();
+        for i in 0..MAX_FAILURES {
+            assert!(!t.blocked(guesser, start), "blocked after {i} failures");
+            t.failed(guesser, start + Duration::from_secs(1));
+        }
+        let later = start + Duration::from_secs(30);
+        assert!(t.blocked(guesser, later) && t.blocked(same_site, later));
+        assert!(!t.blocked(other, later));
+        assert!(!t.blocked(guesser, start + FAILURE_WINDOW + Duration::from_secs(1)));
+        // A new window starts from zero.
+        t.failed(guesser, start + FAILURE_WINDOW + Duration::from_secs(2));
+        assert!(!t.blocked(guesser, start + FAILURE_WINDOW + Duration::from_secs(3)));
+        let v4: IpAddr = "198.18.0.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:198.18.0.1".parse().unwrap();
+        assert_eq!(site(mapped), v4);
+    }
+
+    #[test]
+    fn throttle_memory_is_bounded() {
+        let t = AuthThrottle::default();
+        let now = Instant::now();
+        for i in 0..(MAX_TRACKED as u32 + 100) {
+            t.failed(IpAddr::V4(i.into()), now);
+        }
+        assert_eq!(t.failures.lock().unwrap().len(), MAX_TRACKED);
+        // Once the window has passed, old entries make room.
+        t.failed("198.18.0.1".parse().unwrap(), now + FAILURE_WINDOW);
+        assert_eq!(t.failures.lock().unwrap().len(), 1);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -19,17 +19,31 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
-use super::auth::{Users, parse_basic};
+use super::auth::{AuthThrottle, Users, parse_basic};
 use super::config::DyndnsConfig;
 use super::request::{AddrList, MAX_HOSTS, Reply, UpdateRequest, parse_hostname};
 use super::{AddressSink, DyndnsError, SetOutcome, SetRefusal, tls};
 
-/// The request head must arrive within this time (slow-loris clients).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// The TLS handshake must finish within this time.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Everything about one connection, the sink's work included.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a client may take.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timeouts {
+    /// The request head must arrive within this time (slow-loris clients).
+    pub header: Duration,
+    /// The TLS handshake must finish within this time.
+    pub handshake: Duration,
+    /// Everything about one connection, the sink's work included.
+    pub connection: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header: Duration::from_secs(10),
+            handshake: Duration::from_secs(10),
+            connection: Duration::from_secs(60),
+        }
+    }
+}
 /// Request head limit: hyper's minimum buffer, far above any update URL.
 const MAX_HEAD: usize = 8192;
 /// Pause after accept fails for lack of resources (EMFILE, ENOMEM...).
@@ -38,16 +52,18 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// What every connection needs.
 struct Shared {
     users: Users,
+    throttle: AuthThrottle,
     tls: Option<TlsAcceptor>,
     trust_proxy: bool,
     permits: Arc<Semaphore>,
+    timeouts: Timeouts,
 }
 
 /// The endpoint's sockets, bound and ready: bind first (port 0 works, see
 /// [`Listener::local_addrs`]), serve later.
 pub struct Listener {
     sockets: Vec<std::net::TcpListener>,
-    shared: Arc<Shared>,
+    shared: Shared,
 }
 
 impl Listener {
@@ -71,14 +87,20 @@ impl Listener {
         }
         let shared = Shared {
             users,
+            throttle: AuthThrottle::default(),
             tls,
             trust_proxy: config.trust_proxy,
             permits: Arc::new(Semaphore::new(config.max_connections)),
+            timeouts: Timeouts::default(),
         };
-        Ok(Listener {
-            sockets,
-            shared: Arc::new(shared),
-        })
+        Ok(Listener { sockets, shared })
+    }
+
+    /// Shorter timeouts, so tests of them run quickly.
+    #[cfg(test)]
+    pub(super) fn with_timeouts(mut self, timeouts: Timeouts) -> Listener {
+        self.shared.timeouts = timeouts;
+        self
     }
 
     /// The bound addresses, in `listen` order (with real ports for port 0).
@@ -92,6 +114,7 @@ impl Listener {
     /// Serves until the future is dropped; dropping it also ends every open
     /// connection.
     pub async fn serve<S: AddressSink>(self, sink: Arc<S>) -> Result<(), DyndnsError> {
+        let shared = Arc::new(self.shared);
         let mut loops = JoinSet::new();
         for socket in self.sockets {
             let addr = socket.local_addr().map_err(|source| DyndnsError::Bind {
@@ -100,8 +123,8 @@ impl Listener {
             })?;
             let listener = TcpListener::from_std(socket)
                 .map_err(|source| DyndnsError::Bind { addr, source })?;
-            tracing::info!(%addr, tls = self.shared.tls.is_some(), "dyndns endpoint listening");
-            loops.spawn(accept_loop(listener, self.shared.clone(), sink.clone()));
+            tracing::info!(%addr, tls = shared.tls.is_some(), "dyndns endpoint listening");
+            loops.spawn(accept_loop(listener, shared.clone(), sink.clone()));
         }
         // The accept loops only end if their task panics.
         while loops.join_next().await.is_some() {}
@@ -129,7 +152,8 @@ async fn accept_loop<S: AddressSink>(listener: TcpListener, shared: Arc<Shared>,
         conns.spawn(async move {
             let _permit = permit;
             let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-            if timeout(CONNECTION_TIMEOUT, connection(stream, peer, shared, sink))
+            let limit = shared.timeouts.connection;
+            if timeout(limit, connection(stream, peer, shared, sink))
                 .await
                 .is_err()
             {
@@ -148,7 +172,7 @@ async fn connection<S: AddressSink>(
     let Some(acceptor) = shared.tls.clone() else {
         return http(TokioIo::new(stream), peer, shared, sink).await;
     };
-    match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+    match timeout(shared.timeouts.handshake, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => http(TokioIo::new(tls), peer, shared, sink).await,
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "dyndns TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "dyndns TLS handshake timed out"),
@@ -160,13 +184,14 @@ where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     S: AddressSink,
 {
+    let header_timeout = shared.timeouts.header;
     let service = service_fn(move |req| {
         let (shared, sink) = (shared.clone(), sink.clone());
         async move { Ok::<_, Infallible>(handle(req, peer, &shared, &*sink).await) }
     });
     let served = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .max_buf_size(MAX_HEAD)
         .keep_alive(false)
         .serve_connection(io, service)
@@ -192,6 +217,13 @@ async fn handle<S: AddressSink>(
         return resp;
     }
     let client = client_addr(&req, peer, shared.trust_proxy);
+    // Per client as `client_addr` sees it: behind a trusted proxy each
+    // forwarded client has its own budget, not one shared by all.
+    if shared.throttle.blocked(client.ip(), Instant::now()) {
+        let reply = Reply::Abuse;
+        tracing::info!(%client, result = reply.code(), "dyndns login throttled");
+        return text(StatusCode::OK, format!("{reply}\n"));
+    }
     let update = UpdateRequest::parse(req.uri().query().unwrap_or(""));
     let credentials = req
         .headers()
@@ -203,6 +235,7 @@ async fn handle<S: AddressSink>(
         .as_ref()
         .and_then(|(u, p)| shared.users.check(u, p))
     else {
+        shared.throttle.failed(client.ip(), Instant::now());
         let reply = Reply::BadAuth;
         tracing::info!(user, %client, result = reply.code(), "dyndns update refused");
         let mut resp = text(StatusCode::UNAUTHORIZED, format!("{reply}\n"));

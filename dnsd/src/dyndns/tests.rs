@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+use super::server::Timeouts;
 use super::*;
 
 /// No exchange in these tests may take longer.
@@ -110,7 +111,11 @@ fn config(top: &str, base_dir: &Path) -> DyndnsConfig {
 }
 
 fn start(config: &DyndnsConfig) -> Server {
-    let listener = Listener::bind(config).unwrap();
+    start_with(config, Timeouts::default())
+}
+
+fn start_with(config: &DyndnsConfig, timeouts: Timeouts) -> Server {
+    let listener = Listener::bind(config).unwrap().with_timeouts(timeouts);
     let addrs = listener.local_addrs();
     assert_eq!(addrs.len(), config.listen.len());
     let sink = Arc::new(MockSink::default());
@@ -467,12 +472,12 @@ fn self_signed(dir: &Path) -> rustls_pki_types::CertificateDer<'static> {
     ck.cert.der().clone()
 }
 
-/// An HTTPS endpoint with the certificate [`self_signed`] wrote to `dir`.
-fn start_tls(dir: &Path) -> Server {
-    start(&config(
+/// HTTPS with the certificate [`self_signed`] wrote to `dir`.
+fn tls_config(dir: &Path) -> DyndnsConfig {
+    config(
         "listen = [\"127.0.0.1:0\"]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"",
         dir,
-    ))
+    )
 }
 
 #[tokio::test]
@@ -480,7 +485,7 @@ async fn https_with_a_self_signed_certificate() {
     use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::ring::default_provider};
     let dir = temp_dir("tls");
     let der = self_signed(&dir);
-    let s = start_tls(&dir);
+    let s = start(&tls_config(&dir));
     let mut roots = RootCertStore::empty();
     roots.add(der).unwrap();
     let client = ClientConfig::builder_with_provider(Arc::new(default_provider()))
@@ -517,7 +522,7 @@ async fn https_with_a_self_signed_certificate() {
 async fn curl_over_https_like_a_router_script() {
     let dir = temp_dir("curl");
     self_signed(&dir);
-    let s = start_tls(&dir);
+    let s = start(&tls_config(&dir));
     // OpenWrt ddns-scripts and most router firmwares run curl or wget.
     let url = format!(
         "https://localhost:{}/nic/update?hostname=subspace.example.info&myip=198.51.100.7",
@@ -541,5 +546,236 @@ async fn curl_over_https_like_a_router_script() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "good 198.51.100.7\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Timeouts short enough to wait for in a test.
+const SHORT: Timeouts = Timeouts {
+    header: Duration::from_millis(300),
+    handshake: Duration::from_millis(300),
+    connection: Duration::from_secs(3),
+};
+
+/// Connects, sends `partial`, then waits for the server to close; returns
+/// how long that took and what it sent.
+async fn stall<IO: AsyncRead + AsyncWrite + Unpin>(
+    mut io: IO,
+    partial: &[u8],
+) -> (Duration, Vec<u8>) {
+    let started = tokio::time::Instant::now();
+    io.write_all(partial).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(EXCHANGE_TIMEOUT, io.read_to_end(&mut raw))
+        .await
+        .expect("server kept a stalled connection open")
+        .ok();
+    (started.elapsed(), raw)
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    let dir = temp_dir("slow");
+    self_signed(&dir);
+    let plain = start_with(&config("listen = [\"127.0.0.1:0\"]", Path::new("/")), SHORT);
+    let head = b"GET /nic/update?hostname=a.example.info HTTP/1.1\r\nHost: x\r\n";
+    let (took, raw) = stall(TcpStream::connect(plain.addrs[0]).await.unwrap(), head).await;
+    assert!(
+        took >= SHORT.header && took < SHORT.connection,
+        "closed after {took:?}, not by the header timeout"
+    );
+    assert!(!String::from_utf8_lossy(&raw).contains("good"));
+    let tls = start_with(&tls_config(&dir), SHORT);
+    let (took, _) = stall(TcpStream::connect(tls.addrs[0]).await.unwrap(), b"").await;
+    assert!(
+        took >= SHORT.handshake && took < SHORT.connection,
+        "closed after {took:?}, not by the handshake timeout"
+    );
+    assert_eq!(plain.sink.calls(), []);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn max_connections_queues_further_clients() {
+    let s = start_with(
+        &config(
+            "listen = [\"127.0.0.1:0\"]\nmax_connections = 1",
+            Path::new("/"),
+        ),
+        SHORT,
+    );
+    // The first client holds the only slot until its header timeout.
+    let mut first = TcpStream::connect(s.addrs[0]).await.unwrap();
+    first.write_all(b"GET /nic/up").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = tokio::time::Instant::now();
+    let query = "hostname=a.example.info&myip=198.51.100.7";
+    let r = exchange(
+        s.addrs[0],
+        &ddclient_request(query, &basic("router", "hunter2")),
+    )
+    .await;
+    let waited = started.elapsed();
+    assert_eq!(r.body, "good 198.51.100.7\n");
+    assert!(
+        waited >= SHORT.header - Duration::from_millis(60),
+        "second client served after {waited:?}, while the only slot was taken"
+    );
+}
+
+#[tokio::test]
+async fn password_guessing_is_throttled() {
+    let s = start_plain();
+    let query = "hostname=a.example.info&myip=198.51.100.7";
+    for i in 0..10 {
+        let r = exchange(
+            s.addrs[0],
+            &ddclient_request(query, &basic("router", &format!("guess{i}"))),
+        )
+        .await;
+        assert_eq!(r.status, 401);
+    }
+    // Even the right password is not checked now.
+    let r = exchange(
+        s.addrs[0],
+        &ddclient_request(query, &basic("router", "hunter2")),
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (200, "abuse\n"));
+    assert_eq!(s.sink.calls(), []);
+}
+
+/// A `Write` into a shared buffer, for capturing log lines.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// One thread, so the thread-local log subscriber sees the server's tasks.
+#[tokio::test(flavor = "current_thread")]
+async fn every_request_is_logged_with_user_client_host_ip_result() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let s = start_plain();
+    s.sink
+        .answer("b.example.info.", Err(SetRefusal::NotAllowed));
+    let query = "hostname=a.example.info,b.example.info&myip=198.51.100.7";
+    exchange(
+        s.addrs[0],
+        &ddclient_request(query, &basic("router", "hunter2")),
+    )
+    .await;
+    exchange(s.addrs[0], &ddclient_request(query, &basic("mallory", "x"))).await;
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("dyndns update"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (line, host, result) in [
+        (lines[0], "a.example.info", "good"),
+        (lines[1], "b.example.info", "nohost"),
+    ] {
+        for want in [
+            "user=\"router\"".to_string(),
+            "client=127.0.0.1:".into(),
+            format!("host=\"{host}\""),
+            "ip=198.51.100.7".into(),
+            format!("result=\"{result}\""),
+        ] {
+            assert!(line.contains(&want), "{want} missing from {line}");
+        }
+    }
+    assert!(
+        lines[2].contains("user=\"mallory\"") && lines[2].contains("result=\"badauth\""),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        !text.contains("hunter2"),
+        "a password reached the log: {text}"
+    );
+}
+
+/// Runs the Debian package's ddclient once against `server`; returns its
+/// output.
+async fn run_ddclient(dir: &Path, server: SocketAddr, password: &str, hosts: &str) -> String {
+    let conf = dir.join("ddclient.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "ssl=no\nuse=ip, ip=198.51.100.7\nprotocol=dyndns2\nserver={server}\n\
+             login=router\npassword='{password}'\n{hosts}\n"
+        ),
+    )
+    .unwrap();
+    // ddclient refuses a config others can read.
+    std::fs::set_permissions(&conf, Permissions::from_mode(0o600)).unwrap();
+    let out = tokio::process::Command::new("ddclient")
+        .args([
+            "-daemon=0",
+            "-foreground",
+            "-force",
+            "-verbose",
+            "-noquiet",
+            "-timeout=5",
+        ])
+        .arg(format!("-file={}", conf.display()))
+        .arg(format!("-cache={}", dir.join("cache").display()))
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), out)
+        .await
+        .expect("ddclient hung")
+        .expect("ddclient must be installed (cargo xtask setup installs the Debian package)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn debian_ddclient_updates_through_the_endpoint() {
+    let dir = temp_dir("ddclient");
+    let s = start_plain();
+    s.sink.answer("b.example.info.", Ok(SetOutcome::Unchanged));
+    let out = run_ddclient(&dir, s.addrs[0], "hunter2", "a.example.info,b.example.info").await;
+    assert!(
+        out.contains("SUCCESS:  updating a.example.info: good: IP address set to 198.51.100.7"),
+        "{out}"
+    );
+    assert!(out.contains("updating b.example.info: nochg"), "{out}");
+    assert_eq!(
+        s.sink.calls(),
+        [
+            call(
+                "home-router",
+                "a.example.info.",
+                "198.51.100.7",
+                "127.0.0.1"
+            ),
+            call(
+                "home-router",
+                "b.example.info.",
+                "198.51.100.7",
+                "127.0.0.1"
+            ),
+        ]
+    );
+    let out = run_ddclient(&dir, s.addrs[0], "wrong", "a.example.info").await;
+    assert!(out.contains("authorization failed"), "{out}");
+    assert_eq!(s.sink.calls().len(), 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
