@@ -39,6 +39,7 @@ const PEER_PACKAGES: &[&str] = &[
     "iputils-ping",
     "ethtool",
     "ddclient",
+    "libio-socket-ssl-perl", // ddclient's HTTPS
 ];
 /// Packages that ship a daemon, and its systemd unit.
 const DAEMONS: &[(&str, &str)] = &[

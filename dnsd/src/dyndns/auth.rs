@@ -268,6 +268,15 @@ mod tests {
         assert_eq!(t.failures.lock().unwrap().len(), 1);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_authorization_header_is_parsed_or_refused(
+            header in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let _ = parse_basic(&header);
+        }
+    }
+
     #[test]
     fn parses_basic_credentials() {
         // RFC 7617 §2's example.

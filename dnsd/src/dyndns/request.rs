@@ -170,6 +170,29 @@ impl fmt::Display for AddrList<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Untrusted input: any query or hostname text is parsed or
+        /// refused, never a panic.
+        #[test]
+        fn any_input_parses_without_panicking(text in "\\PC*", raw in ".*") {
+            let r = UpdateRequest::parse(&text);
+            prop_assert!(r.addrs.len() <= 2);
+            let _ = UpdateRequest::parse(&raw);
+            let _ = parse_hostname(&text);
+            let _ = parse_addr(&text);
+        }
+
+        #[test]
+        fn host_names_survive_lowercased(
+            labels in proptest::collection::vec("[A-Za-z0-9_-]{1,20}", 2..6),
+        ) {
+            let text = labels.join(".");
+            let name = parse_hostname(&text).expect("a valid host name refused");
+            prop_assert_eq!(name.to_string(), format!("{}.", text.to_ascii_lowercase()));
+        }
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
