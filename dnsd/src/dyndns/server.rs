@@ -62,7 +62,8 @@ struct Shared {
 /// The endpoint's sockets, bound and ready: bind first (port 0 works, see
 /// [`Listener::local_addrs`]), serve later.
 pub struct Listener {
-    sockets: Vec<std::net::TcpListener>,
+    /// Each socket with its bound address.
+    sockets: Vec<(SocketAddr, std::net::TcpListener)>,
     shared: Shared,
 }
 
@@ -83,7 +84,7 @@ impl Listener {
             let bind_error = |source| DyndnsError::Bind { addr, source };
             let socket = std::net::TcpListener::bind(addr).map_err(bind_error)?;
             socket.set_nonblocking(true).map_err(bind_error)?;
-            sockets.push(socket);
+            sockets.push((socket.local_addr().map_err(bind_error)?, socket));
         }
         let shared = Shared {
             users,
@@ -105,10 +106,7 @@ impl Listener {
 
     /// The bound addresses, in `listen` order (with real ports for port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.sockets
-            .iter()
-            .filter_map(|s| s.local_addr().ok())
-            .collect()
+        self.sockets.iter().map(|&(addr, _)| addr).collect()
     }
 
     /// Serves until the future is dropped; dropping it also ends every open
@@ -116,11 +114,7 @@ impl Listener {
     pub async fn serve<S: AddressSink>(self, sink: Arc<S>) -> Result<(), DyndnsError> {
         let shared = Arc::new(self.shared);
         let mut loops = JoinSet::new();
-        for socket in self.sockets {
-            let addr = socket.local_addr().map_err(|source| DyndnsError::Bind {
-                addr: "0.0.0.0:0".parse().expect("literal"),
-                source,
-            })?;
+        for (addr, socket) in self.sockets {
             let listener = TcpListener::from_std(socket)
                 .map_err(|source| DyndnsError::Bind { addr, source })?;
             tracing::info!(%addr, tls = shared.tls.is_some(), "dyndns endpoint listening");
