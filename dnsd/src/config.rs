@@ -58,6 +58,9 @@ pub struct Config {
     pub xdp: XdpConfig,
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    /// The dyndns2 HTTP(S) update endpoint; absent means off.
+    #[serde(default)]
+    pub dyndns: Option<crate::dyndns::DyndnsConfig>,
     /// Directory relative paths are resolved against (the config file's).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -192,6 +195,9 @@ impl Config {
             .parent()
             .map(Path::to_owned)
             .unwrap_or_else(|| PathBuf::from("."));
+        if let Some(d) = config.dyndns.as_mut() {
+            d.base_dir = config.base_dir.clone();
+        }
         config.validate()?;
         Ok(config)
     }
@@ -208,6 +214,9 @@ impl Config {
         }
         if self.server.edns_udp_size < 512 {
             return Err(invalid("server.edns_udp_size must be at least 512".into()));
+        }
+        if let Some(d) = &self.dyndns {
+            d.validate().map_err(invalid)?;
         }
         for (i, z) in self.zones.iter().enumerate() {
             match (&z.name, z.format) {
@@ -275,6 +284,30 @@ mod tests {
         assert_eq!(c.xdp.interfaces, ["lo"]);
         assert_eq!(c.xdp.mode, XdpMode::Generic);
         assert_eq!(c.control_socket(), Path::new("/run/dnsd/control.sock"));
+    }
+
+    #[test]
+    fn dyndns_table_is_optional_and_validated() {
+        let c = Config::parse("", Path::new("/etc/dnsd/dnsd.toml")).unwrap();
+        assert!(c.dyndns.is_none());
+        let users = "[[dyndns.user]]\nname = \"r\"\npassword_file = \"r.pw\"\nkey = \"k\"\n";
+        let c = Config::parse(
+            &format!("[dyndns]\nlisten = [\"[::1]:8053\"]\n{users}"),
+            Path::new("/etc/dnsd/dnsd.toml"),
+        )
+        .unwrap();
+        let d = c.dyndns.unwrap();
+        assert_eq!(d.resolve(Path::new("r.pw")), Path::new("/etc/dnsd/r.pw"));
+        let e = Config::parse(
+            &format!("[dyndns]\nlisten = [\"0.0.0.0:80\"]\n{users}"),
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("x.toml: ") && e.contains("allow_plain_http"),
+            "{e}"
+        );
     }
 
     #[test]
