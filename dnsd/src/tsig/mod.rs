@@ -263,6 +263,29 @@ pub fn finish_error_response(f: &TsigFailure, response: &mut Vec<u8>, now: u64) 
     }
 }
 
+/// Signs a request as a client does (RFC 8945 §5.1): appends the TSIG RR
+/// (time `now`, the given fudge, Original ID = the message ID) and fixes
+/// ARCOUNT. Returns the MAC, which the response's MAC covers; `None` (and
+/// `msg` unchanged) if `msg` is shorter than a header or ARCOUNT is full.
+/// For test clients and tools; the server only verifies and answers.
+pub fn sign_request(key: &Key, msg: &mut Vec<u8>, now: u64, fudge: u16) -> Option<Vec<u8>> {
+    let mut state = MacState::new(key)?;
+    let vars = Variables {
+        key_name: &key.name,
+        algorithm: key.algorithm.wire_name(),
+        time_signed: now,
+        fudge,
+        error: 0,
+        other: &[],
+    };
+    state.update(msg.get(..12)?);
+    state.update(&msg[12..]);
+    state.update(&vars.digest_form());
+    let mac = state.finalize();
+    let id = message_id(msg);
+    vars.append_to(msg, &mac, id).then_some(mac)
+}
+
 /// Signs `response` for the request `v` verified: the MAC covers the
 /// request MAC (length-prefixed), the response, and the TSIG variables
 /// (RFC 8945 §4.3.1, §4.3.3).

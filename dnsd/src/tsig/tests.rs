@@ -225,6 +225,25 @@ fn each_algorithm_verifies_and_rejects_a_wrong_secret() {
 }
 
 #[test]
+fn sign_request_matches_the_rfc_construction() {
+    for alg in ALL {
+        let s = Signer::new(alg, 1_800_000_000);
+        let (expected, expected_mac) = s.sign(&update_message());
+        let key = Key::new(n(s.key_name), alg, s.secret.to_vec());
+        let mut msg = update_message();
+        assert_eq!(
+            sign_request(&key, &mut msg, s.time, 300),
+            Some(expected_mac)
+        );
+        assert_eq!(msg, expected, "{alg}");
+    }
+    let key = Key::new(n("k"), Algorithm::HmacSha256, vec![1]);
+    let mut runt = vec![0; 11];
+    assert_eq!(sign_request(&key, &mut runt, 0, 300), None);
+    assert_eq!(runt, vec![0; 11]);
+}
+
+#[test]
 fn algorithm_names_compare_without_case() {
     let s = Signer {
         algorithm_name: Some(b"\x0bHMAC-SHA256\x00"),
@@ -505,14 +524,20 @@ fn unix_now() -> u64 {
 
 /// Runs a client tool, killing it if it outlives `limit`. A missing tool
 /// fails the test with the reason (`cargo xtask setup` installs it).
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+fn run_bounded(cmd: &mut Command, input: &str, limit: Duration) -> Output {
     let name = format!("{:?}", cmd.get_program());
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {name} ({e}); `cargo xtask setup` installs it"));
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        stdin
+            .write_all(input.as_bytes())
+            .expect("write client input");
+    }
     let deadline = Instant::now() + limit;
     while child.try_wait().ok().flatten().is_none() {
         if Instant::now() > deadline {
@@ -580,16 +605,18 @@ fn responder(keys: KeyRing, reply: Reply) -> (u16, thread::JoinHandle<Checked>) 
     (port, handle)
 }
 
-/// Echoes the question with one A record 198.18.0.7 (or no answer for a
-/// failure), AA set, no EDNS.
+/// Echoes the question (zone section) with, for a query that passed, one
+/// A record 198.18.0.7; AA on queries; no EDNS.
 fn answer(query: &[u8], checked: &Checked) -> Vec<u8> {
     let qend = 12 + crate::wire::name::wire_len(&query[12..]).expect("question name") + 4;
     let mut r = query[..qend].to_vec();
-    r[2] = (r[2] | 0x84) & !0x02;
+    let is_update = (r[2] >> 3) & 0x0F == 5;
+    r[2] = (r[2] | 0x80 | if is_update { 0 } else { 0x04 }) & !0x02;
     r[3] &= 0xF0;
     r[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 0]);
     match checked {
         Checked::Failed(f) => r[3] |= f.rcode(),
+        _ if is_update => {}
         _ => {
             r[7] = 1;
             r.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 0, 7]);
@@ -598,16 +625,13 @@ fn answer(query: &[u8], checked: &Checked) -> Vec<u8> {
     r
 }
 
-fn kdig(port: u16, key: &str) -> String {
+/// Runs a client with `args` (then `input` on stdin), bounded in time;
+/// returns its exit code, stdout and stderr as one text.
+fn client(program: &str, args: &[&str], input: &str) -> String {
     let out = run_bounded(
-        Command::new("kdig")
-            .arg("-y")
-            .arg(key)
-            .arg("@127.0.0.1")
-            .arg("-p")
-            .arg(port.to_string())
-            .args(["+retry=0", "+timeout=3", "www.example.info", "A"]),
-        Duration::from_secs(10),
+        Command::new(program).args(args),
+        input,
+        Duration::from_secs(15),
     );
     format!(
         "status {:?}\n{}{}",
@@ -615,6 +639,39 @@ fn kdig(port: u16, key: &str) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+fn kdig(port: u16, key: &str) -> String {
+    let port = port.to_string();
+    let args = [
+        "-y",
+        key,
+        "@127.0.0.1",
+        "-p",
+        &port,
+        "+retry=0",
+        "+timeout=3",
+    ];
+    client(
+        "kdig",
+        &[&args[..], &["www.example.info", "A"]].concat(),
+        "",
+    )
+}
+
+fn dig(port: u16, key: &str) -> String {
+    let port = port.to_string();
+    let args = ["-y", key, "@127.0.0.1", "-p", &port, "+tries=1", "+time=3"];
+    client("dig", &[&args[..], &["www.example.info", "A"]].concat(), "")
+}
+
+/// `nsupdate` (BIND) adding one A record to zone example.info.
+fn nsupdate(port: u16, key: &str) -> String {
+    let script = format!(
+        "server 127.0.0.1 {port}\nzone example.info\n\
+         update add host.example.info 60 A 198.18.0.9\nsend\n"
+    );
+    client("nsupdate", &["-t", "3", "-y", key], &script)
 }
 
 const KDIG_SHA256: &str = "hmac-sha256:tsig-key.example:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0";
@@ -686,5 +743,60 @@ fn kdig_sees_badkey_badsig_and_signed_badtime() {
         );
         assert!(out.contains("status: BADTIME"), "{out}");
         assert_eq!(out.contains("failed to verify"), wrong_secret, "{out}");
+    }
+}
+
+#[test]
+fn dig_and_nsupdate_interop() {
+    let keys = ring("tsig-key.example", Algorithm::HmacSha256, SECRET_B64);
+    for wrong_secret in [false, true] {
+        let reply = Reply {
+            skew: 0,
+            wrong_secret,
+        };
+        let (port, h) = responder(keys.clone(), reply);
+        let out = dig(port, KDIG_SHA256);
+        expect_signed(h.join().unwrap());
+        assert!(out.contains("198.18.0.7"), "{out}");
+        assert_eq!(out.contains("tsig verify failure"), wrong_secret, "{out}");
+        assert_eq!(
+            out.contains("could not be validated"),
+            wrong_secret,
+            "{out}"
+        );
+        let (port, h) = responder(keys.clone(), reply);
+        let out = nsupdate(port, KDIG_SHA256);
+        expect_signed(h.join().unwrap());
+        assert_eq!(out.contains("status Some(0)"), !wrong_secret, "{out}");
+        assert_eq!(out.contains("tsig verify failure"), wrong_secret, "{out}");
+    }
+}
+
+#[test]
+fn nsupdate_sees_badkey_badsig_and_signed_badtime() {
+    // BIND names the TSIG error after NOTAUTH, and tells a BADTIME whose
+    // signature verified ("clocks are unsynchronized") from a forged one.
+    let good = ring("tsig-key.example", Algorithm::HmacSha256, SECRET_B64);
+    for (keys, skew, wrong_secret, expect) in [
+        (
+            ring("other.example", Algorithm::HmacSha256, SECRET_B64),
+            0,
+            false,
+            "NOTAUTH(BADKEY)",
+        ),
+        (
+            ring("tsig-key.example", Algorithm::HmacSha256, "d3Jvbmc="),
+            0,
+            false,
+            "NOTAUTH(BADSIG)",
+        ),
+        (good.clone(), 3600, false, "clocks are unsynchronized"),
+        (good, 3600, true, "tsig verify failure"),
+    ] {
+        let (port, h) = responder(keys, Reply { skew, wrong_secret });
+        let out = nsupdate(port, KDIG_SHA256);
+        expect_failure(h.join().unwrap());
+        assert!(out.contains(expect), "{out}");
+        assert!(!out.contains("status Some(0)"), "{out}");
     }
 }
