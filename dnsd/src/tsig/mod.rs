@@ -58,6 +58,15 @@ impl Verified {
     pub fn unsigned_len(&self) -> usize {
         self.unsigned_len
     }
+
+    /// Bytes [`sign_response`] appends, so that a UDP answer can leave room
+    /// for its TSIG: the signature must survive truncation (RFC 8945 §5.3).
+    pub fn response_tsig_len(&self) -> usize {
+        // Owner, type, class, TTL, RDLENGTH; algorithm, time 6, fudge 2,
+        // MAC size 2, MAC, original ID 2, error 2, other len 2.
+        let alg = self.key.algorithm;
+        self.key.name.wire_len() + 10 + alg.wire_name().len() + 16 + alg.output_len()
+    }
 }
 
 /// What went wrong, and so how the request is answered (RFC 8945 §5.2).

@@ -425,6 +425,7 @@ fn responses_are_signed_over_the_request_mac() {
         sign_response(&v, &mut resp, s.time + 5);
         let rr = last_tsig(&resp, &n(s.key_name), alg.wire_name());
         assert_eq!(rr.start, unsigned.len());
+        assert_eq!(resp.len() - unsigned.len(), v.response_tsig_len());
         assert_eq!(resp[..10], unsigned[..10]);
         assert_eq!(resp[11], unsigned[11] + 1, "ARCOUNT counts the TSIG");
         assert_eq!((rr.time, rr.fudge, rr.error), (s.time + 5, 300, 0));
