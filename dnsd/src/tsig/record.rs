@@ -116,7 +116,8 @@ fn read_rdata(
 
 /// Reads a possibly compressed name at `start` (RFC 1035 §4.1.4); returns
 /// it and the offset after it. Every pointer must go below the start of
-/// the label run it ends, so chains always terminate.
+/// the label run it ends, so chains always terminate, and not into the
+/// header: names read there would change when signing bumps ARCOUNT.
 fn read_name(msg: &[u8], start: usize) -> Option<(Name, usize)> {
     let mut wire = Vec::with_capacity(32);
     let mut pos = start;
@@ -138,7 +139,7 @@ fn read_name(msg: &[u8], start: usize) -> Option<(Name, usize)> {
             0xC0 => {
                 let target = ((len & 0x3F) << 8) | *msg.get(pos + 1)? as usize;
                 after.get_or_insert(pos + 2);
-                if target >= run_start {
+                if target >= run_start || target < HEADER_LEN {
                     return None;
                 }
                 run_start = target;
@@ -327,6 +328,11 @@ mod tests {
         let mut fwd = m.clone();
         fwd[at + 1] = (at + 4) as u8;
         assert_eq!(find(&fwd), Err(Misplaced));
+        // Into the header: offset 10 (ARCOUNT's high byte, 0) reads as
+        // the root name. Fuzzing found such a name that signing changed.
+        let mut header = m.clone();
+        header[at + 1] = 10;
+        assert_eq!(find(&header), Err(Misplaced));
     }
 
     #[test]
