@@ -9,6 +9,7 @@ pub mod engine;
 pub mod fastpath;
 pub mod reload;
 pub mod server;
+pub mod tsig;
 pub mod wire;
 pub mod xdp;
 pub mod xdp_service;
