@@ -8,6 +8,7 @@ pub mod engine;
 pub mod fastpath;
 pub mod reload;
 pub mod server;
+pub mod update;
 pub mod wire;
 pub mod xdp;
 pub mod xdp_service;
