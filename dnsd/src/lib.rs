@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod fastpath;
+pub mod journal;
 pub mod reload;
 pub mod server;
 pub mod update;
