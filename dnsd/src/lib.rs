@@ -4,6 +4,7 @@
 //! the answer engine and the XDP fast-path table.
 pub mod config;
 pub mod control;
+pub mod dynamic;
 pub mod engine;
 pub mod fastpath;
 pub mod journal;
