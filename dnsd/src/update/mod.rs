@@ -2,11 +2,21 @@
 //! the changes an update makes to one zone. Pure: no I/O; the caller
 //! verifies TSIG, finds the zone, applies and journals the [`ChangeSet`].
 
+mod apply;
 mod change;
+mod message;
+mod prereq;
+mod response;
+pub mod serial;
+#[cfg(test)]
+mod tests;
 
 pub use change::{ChangeSet, RRsetChange};
+pub use message::OPCODE_UPDATE;
+pub use response::render_response;
 
 use crate::wire::name::Name;
+use crate::wire::query::CLASS_IN;
 use crate::wire::rdata::Rtype;
 use crate::zone::snapshot::Zone;
 
@@ -63,22 +73,32 @@ impl UpdateError {
 
 /// The zone named by the zone section (RFC 2136 §3.1.1): ZOCOUNT must be
 /// 1, ZTYPE SOA, class IN. Errors → FORMERR.
-pub fn zone_of(_msg: &[u8]) -> Result<Name, UpdateError> {
-    Err(UpdateError::NotImp)
+pub fn zone_of(msg: &[u8]) -> Result<Name, UpdateError> {
+    let entry = message::zone_entry(msg)?;
+    if entry.ztype != Rtype::SOA || entry.class != CLASS_IN {
+        return Err(UpdateError::FormErr);
+    }
+    Ok(entry.name)
 }
 
 /// Checks prerequisites, permission, prescan, then computes the changes
 /// against `zone` (RFC 2136 §3.2–3.4, all-or-nothing). `Ok(None)` when
 /// the update changes nothing (no serial bump).
+///
+/// The whole message must parse (FORMERR otherwise); additional records,
+/// a TSIG the caller has verified included, are ignored. `zone` must be
+/// the zone [`zone_of`] names (NOTAUTH otherwise). Names in `zone` that
+/// belong to a more specific zone the server also serves are the caller's
+/// to reject (NOTZONE) if it wishes: this function sees one zone.
 pub fn process(
-    _msg: &[u8],
-    _zone: &Zone,
-    _policy: &dyn UpdatePolicy,
+    msg: &[u8],
+    zone: &Zone,
+    policy: &dyn UpdatePolicy,
 ) -> Result<Option<ChangeSet>, UpdateError> {
-    Err(UpdateError::NotImp)
+    let parsed = message::parse(msg)?;
+    if parsed.zone != zone.apex {
+        return Err(UpdateError::NotAuth);
+    }
+    prereq::check(zone, &parsed.prerequisites)?;
+    apply::apply(zone, &parsed.updates, policy)
 }
-
-/// The UPDATE response (RFC 2136 §3.8): same ID, QR=1, opcode UPDATE,
-/// rcode, the zone section echoed (when it parsed), other sections empty.
-/// No TSIG (the caller appends it).
-pub fn render_response(_msg: &[u8], _result: Result<(), UpdateError>, _out: &mut Vec<u8>) {}
