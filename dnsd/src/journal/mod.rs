@@ -10,6 +10,7 @@
 //! truncates it away (it was never acknowledged).
 
 mod codec;
+pub mod text;
 
 pub use codec::CodecError;
 
@@ -196,6 +197,9 @@ impl Journal {
 
     fn open_file(&mut self) -> Result<&mut File, JournalError> {
         if self.file.is_none() {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(self.io_err("create its directory"))?;
+            }
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -252,11 +256,23 @@ impl Journal {
     pub fn drop_all(&mut self) -> Result<(), JournalError> {
         self.file = None;
         self.len = 0;
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => sync_dir(&self.path).map_err(self.io_err("sync its directory")),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(self.io_err("remove")(e)),
+        remove(&self.path)
+    }
+}
+
+/// Deletes the journal file at `path`, durably; a missing file is fine.
+pub fn remove(path: &Path) -> Result<(), JournalError> {
+    let err = |op| {
+        move |source| JournalError::Io {
+            path: path.to_owned(),
+            op,
+            source,
         }
+    };
+    match std::fs::remove_file(path) {
+        Ok(()) => sync_dir(path).map_err(err("sync its directory")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(err("remove")(e)),
     }
 }
 

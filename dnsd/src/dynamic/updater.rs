@@ -1,0 +1,536 @@
+//! The updater: one thread that owns the dynamic state (config, journals,
+//! rate limits) and applies every change in turn — UPDATE messages,
+//! reloads, journal drops — so two changes never race. The thread blocks
+//! on fsync; the server's socket loops only queue messages to it.
+//!
+//! Per UPDATE (RFC 2136 §3, RFC 8945 §5): TSIG check, zone (NOTAUTH if
+//! not ours), permission (the key's rules, or the zone's
+//! `allow_update_from` for unsigned updates), size and rate limits,
+//! [`update::process`], then the new snapshot is built, journaled and
+//! fsynced, swapped into the XDP table and the engine, and only then
+//! acknowledged. Every outcome is logged at info with key, client, zone
+//! and change.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::auth::{self, Auth};
+use super::config::AllowRule;
+use super::load::{self, Loaded};
+use super::store;
+use crate::config::{Config, ZoneConfig};
+use crate::engine::Engine;
+use crate::journal::{self, Journal, text};
+use crate::server::{UpdateRequest, UpdateSink};
+use crate::update::{self, ChangeSet, UpdateError, UpdatePolicy};
+use crate::wire::name::Name;
+use crate::wire::rdata::Rtype;
+use crate::xdp_service::XdpService;
+use crate::zone::snapshot::Snapshot;
+
+/// Commands waiting for the updater; more are refused (UDP clients retry).
+const QUEUE: usize = 1024;
+
+enum Command {
+    Update(UpdateRequest),
+    Reload {
+        config: Box<Config>,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    Journal {
+        zone: Name,
+        drop: bool,
+        reply: oneshot::Sender<String>,
+    },
+}
+
+/// The handle to the updater thread; the thread ends when every handle
+/// is dropped.
+#[derive(Clone)]
+pub struct Updater {
+    tx: mpsc::Sender<Command>,
+}
+
+impl UpdateSink for Updater {
+    fn submit(&self, request: UpdateRequest) -> bool {
+        self.tx.try_send(Command::Update(request)).is_ok()
+    }
+}
+
+impl Updater {
+    /// Starts the thread over `loaded` (what [`load::load`] made of
+    /// `config`, already live in `engine` and `xdp`).
+    pub fn start(
+        config: Config,
+        loaded: Loaded,
+        engine: Arc<Engine>,
+        xdp: Arc<Option<XdpService>>,
+    ) -> std::io::Result<Updater> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let state = State {
+            keys: auth::Keys::from_config(&config),
+            config,
+            journals: loaded.journals,
+            buckets: HashMap::new(),
+            engine,
+            xdp,
+        };
+        std::thread::Builder::new()
+            .name("dnsd-updater".into())
+            .spawn(move || state.run(rx))?;
+        Ok(Updater { tx })
+    }
+
+    /// Recompiles the zones of `config` and replays their journals; on
+    /// success they are live. The text says what is served, or why not.
+    pub async fn reload(&self, config: Config) -> Result<String, String> {
+        let (reply, rx) = oneshot::channel();
+        let command = Command::Reload {
+            config: Box::new(config),
+            reply,
+        };
+        if self.tx.send(command).await.is_err() {
+            return Err("shutting down".into());
+        }
+        rx.await.unwrap_or_else(|_| Err("shutting down".into()))
+    }
+
+    /// `dnsd journal ZONE [--drop]` for the running daemon, from a
+    /// blocking thread: the changes in effect, or the outcome of dropping
+    /// them.
+    pub fn journal_blocking(&self, zone: Name, drop: bool) -> String {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .tx
+            .blocking_send(Command::Journal { zone, drop, reply })
+            .is_err()
+        {
+            return "error: shutting down\n".into();
+        }
+        rx.blocking_recv()
+            .unwrap_or_else(|_| "error: shutting down\n".into())
+    }
+}
+
+/// A token bucket: `rate` updates per minute, bursts up to `rate`.
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, rate: u32, now: Instant) -> bool {
+        let rate = f64::from(rate);
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate / 60.0).min(rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What a key's rules for one zone allow.
+struct KeyPolicy<'a>(Vec<&'a AllowRule>);
+
+impl UpdatePolicy for KeyPolicy<'_> {
+    fn allows(&self, owner: &Name, rtype: Rtype) -> bool {
+        self.0.iter().any(|r| r.allows(owner, rtype))
+    }
+}
+
+/// Unsigned updates from an allowed address may change anything in the
+/// zone (as BIND's allow-update with addresses).
+struct AnyChange;
+
+impl UpdatePolicy for AnyChange {
+    fn allows(&self, _: &Name, _: Rtype) -> bool {
+        true
+    }
+}
+
+/// Why an update was not applied: the rcode and a reason for the log.
+struct Refusal {
+    error: UpdateError,
+    reason: String,
+}
+
+fn refuse(error: UpdateError, reason: impl Into<String>) -> Refusal {
+    Refusal {
+        error,
+        reason: reason.into(),
+    }
+}
+
+/// An applied update, for the log.
+struct Applied {
+    zone: Name,
+    change: Option<ChangeSet>,
+    /// From the end of the journal fsync to the end of the XDP table swap.
+    publish: Duration,
+    fsync: Duration,
+}
+
+struct State {
+    config: Config,
+    keys: auth::Keys,
+    journals: HashMap<Box<[u8]>, Journal>,
+    /// Rate limits by key name (`key:NAME`) or client (`addr:IP`).
+    buckets: HashMap<String, Bucket>,
+    engine: Arc<Engine>,
+    xdp: Arc<Option<XdpService>>,
+}
+
+impl State {
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(command) = rx.blocking_recv() {
+            match command {
+                Command::Update(request) => {
+                    let out = self.handle(&request);
+                    let _ = request.reply.send(out);
+                }
+                Command::Reload { config, reply } => {
+                    let _ = reply.send(self.reload(*config));
+                }
+                Command::Journal { zone, drop, reply } => {
+                    let _ = reply.send(self.journal(&zone, drop));
+                }
+            }
+        }
+    }
+
+    /// One UPDATE message in, its response out.
+    fn handle(&mut self, request: &UpdateRequest) -> Vec<u8> {
+        let msg = &request.message;
+        let now = unix_now();
+        let auth = self.keys.check(msg, now);
+        let key = auth.key_name().unwrap_or("-").to_owned();
+        let client = request.client;
+        let result = match &auth {
+            Auth::Failed(reason) => Err(refuse(UpdateError::NotAuth, reason.clone())),
+            _ => self.apply(msg, &auth, client),
+        };
+        let mut out = Vec::new();
+        match &result {
+            Ok(done) => {
+                update::render_response(msg, Ok(()), &mut out);
+                match &done.change {
+                    Some(cs) => tracing::info!(
+                        key = %key,
+                        client = %client,
+                        zone = %done.zone,
+                        serial = cs.serial_after,
+                        fsync_us = done.fsync.as_micros() as u64,
+                        publish_us = done.publish.as_micros() as u64,
+                        change = %text::summary(cs),
+                        "update applied"
+                    ),
+                    None => {
+                        tracing::info!(key = %key, client = %client, zone = %done.zone, "update changed nothing")
+                    }
+                }
+            }
+            Err(r) => {
+                update::render_response(msg, Err(r.error), &mut out);
+                tracing::info!(
+                    key = %key,
+                    client = %client,
+                    zone = %update::zone_of(msg).map_or_else(|_| "-".to_owned(), |z| z.to_string()),
+                    rcode = r.error.rcode(),
+                    reason = %r.reason,
+                    "update refused"
+                );
+            }
+        }
+        auth.finish(&mut out, now);
+        out
+    }
+
+    fn apply(&mut self, msg: &[u8], auth: &Auth, client: SocketAddr) -> Result<Applied, Refusal> {
+        let apex = update::zone_of(msg).map_err(|e| refuse(e, "bad zone section"))?;
+        let snapshot = self.engine.snapshot();
+        let lower: Box<[u8]> = apex.to_lowercase().as_wire().into();
+        let zone = snapshot
+            .apexes
+            .get(&lower)
+            .and_then(|&i| snapshot.zones.get(i))
+            .ok_or_else(|| {
+                refuse(
+                    UpdateError::NotAuth,
+                    format!("{apex} is not a zone of ours"),
+                )
+            })?;
+        let zc = zone_config(&self.config, &zone.source, &apex);
+        let (policy, bucket, rate, max_changes): (Box<dyn UpdatePolicy + '_>, String, u32, usize) =
+            match auth.key_name() {
+                Some(name) => {
+                    let key = self
+                        .config
+                        .keys
+                        .iter()
+                        .find(|k| k.name.eq_ignore_ascii_case(name))
+                        .ok_or_else(|| refuse(UpdateError::NotAuth, "unknown key"))?;
+                    let rules: Vec<&AllowRule> =
+                        key.allow.iter().filter(|r| r.zone == apex).collect();
+                    if rules.is_empty() {
+                        return Err(refuse(UpdateError::Refused, "key may not update this zone"));
+                    }
+                    (
+                        Box::new(KeyPolicy(rules)),
+                        format!("key:{}", key.name),
+                        key.rate,
+                        key.max_changes,
+                    )
+                }
+                None => {
+                    let zc = zc
+                        .filter(|zc| zc.allow_update_from.iter().any(|p| p.contains(client.ip())));
+                    let Some(zc) = zc else {
+                        return Err(refuse(
+                            UpdateError::Refused,
+                            "unsigned update from an address not in allow_update_from",
+                        ));
+                    };
+                    (
+                        Box::new(AnyChange),
+                        format!("addr:{}", client_ip(client)),
+                        zc.update_rate,
+                        zc.update_max_changes,
+                    )
+                }
+            };
+        // NSCOUNT: the update section's size (RFC 2136 §2.2).
+        let changes = msg
+            .get(8..10)
+            .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        if changes > max_changes {
+            return Err(refuse(
+                UpdateError::Refused,
+                format!("{changes} changes, more than the limit of {max_changes}"),
+            ));
+        }
+        let now = Instant::now();
+        let allowed = self
+            .buckets
+            .entry(bucket)
+            .or_insert(Bucket {
+                tokens: f64::from(rate),
+                last: now,
+            })
+            .take(rate, now);
+        if !allowed {
+            return Err(refuse(
+                UpdateError::Refused,
+                format!("rate limit of {rate} updates per minute"),
+            ));
+        }
+        if zone.client_dependent || zone.time_dependent {
+            return Err(refuse(
+                UpdateError::Refused,
+                "zone has tinydns location or timestamp data",
+            ));
+        }
+        let Some(cs) = update::process(msg, zone, policy.as_ref())
+            .map_err(|e| refuse(e, "failed the RFC 2136 checks"))?
+        else {
+            return Ok(Applied {
+                zone: apex,
+                change: None,
+                publish: Duration::ZERO,
+                fsync: Duration::ZERO,
+            });
+        };
+        let (next, _) = store::apply(&snapshot, std::slice::from_ref(&cs), false).map_err(|e| {
+            tracing::error!("update not applied: {e}");
+            refuse(UpdateError::ServFail, e.to_string())
+        })?;
+        let started = Instant::now();
+        let journal = match self.journals.entry(lower) {
+            Entry::Occupied(j) => j.into_mut(),
+            Entry::Vacant(v) => {
+                let path = journal::path_for(&self.config.journal_dir(), &apex);
+                let (j, _) = Journal::open(&path).map_err(|e| {
+                    tracing::error!("update not applied: {e}");
+                    refuse(UpdateError::ServFail, e.to_string())
+                })?;
+                v.insert(j)
+            }
+        };
+        journal.append(&cs).map_err(|e| {
+            tracing::error!("update not applied: {e}");
+            refuse(UpdateError::ServFail, e.to_string())
+        })?;
+        let synced = Instant::now();
+        self.publish(next);
+        Ok(Applied {
+            zone: apex,
+            change: Some(cs),
+            publish: synced.elapsed(),
+            fsync: synced - started,
+        })
+    }
+
+    /// Makes `snapshot` live: the XDP table first, then the engine, so
+    /// neither answers older data than the other for long.
+    fn publish(&self, snapshot: Snapshot) {
+        if let Some(x) = self.xdp.as_ref() {
+            x.update(&snapshot);
+        }
+        self.engine.replace(snapshot);
+    }
+
+    fn reload(&mut self, config: Config) -> Result<String, String> {
+        match load::load(&config, true) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    tracing::warn!("{w}");
+                }
+                let text = describe(&loaded.snapshot);
+                self.keys = auth::Keys::from_config(&config);
+                self.config = config;
+                self.journals = loaded.journals;
+                self.publish(loaded.snapshot);
+                Ok(text)
+            }
+            Err(load::LoadError::Compile(e)) => {
+                for d in &e.diagnostics {
+                    tracing::error!("{d}");
+                }
+                Err(e.to_string())
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    fn journal(&mut self, zone: &Name, drop: bool) -> String {
+        let path = journal::path_for(&self.config.journal_dir(), zone);
+        if !drop {
+            return match journal::read(&path) {
+                Ok(c) => show(zone, &c.changes),
+                Err(e) => format!("error: {e}\n"),
+            };
+        }
+        let lower: Box<[u8]> = zone.to_lowercase().as_wire().into();
+        let dropped = match self.journals.get_mut(&lower) {
+            Some(j) => j.drop_all(),
+            None => journal::remove(&path),
+        };
+        if let Err(e) = dropped {
+            return format!("error: {e}\n");
+        }
+        tracing::info!(zone = %zone, "journal dropped; serving the source");
+        match self.reload(self.config.clone()) {
+            Ok(text) => format!("dropped the journal of {zone}; serving {text}\n"),
+            Err(e) => format!("error: journal dropped, but the reload failed: {e}\n"),
+        }
+    }
+}
+
+/// The `dnsd journal ZONE` text: every change in effect, oldest first.
+pub fn show(zone: &Name, changes: &[ChangeSet]) -> String {
+    if changes.is_empty() {
+        return format!("; {zone}: no dynamic changes\n");
+    }
+    let mut out = format!("; {zone}: {} dynamic update(s) in effect\n", changes.len());
+    for cs in changes {
+        out.push_str(&text::changeset(cs));
+    }
+    out
+}
+
+/// `apex (serial N), ...` for every zone.
+pub fn describe(snapshot: &Snapshot) -> String {
+    snapshot
+        .zones
+        .iter()
+        .map(|z| format!("{} (serial {})", z.apex, z.serial()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The config entry of the zone built from `source`; for a tinydns file
+/// holding several zones, the entry naming `apex` or the file's entry.
+fn zone_config<'c>(
+    config: &'c Config,
+    source: &std::path::Path,
+    apex: &Name,
+) -> Option<&'c ZoneConfig> {
+    let mut of_file = config
+        .zones
+        .iter()
+        .filter(|zc| config.zone_path(zc) == source);
+    let all: Vec<&ZoneConfig> = of_file.by_ref().collect();
+    all.iter()
+        .find(|zc| {
+            zc.name
+                .as_deref()
+                .and_then(|n| Name::parse_text(n).ok())
+                .as_ref()
+                == Some(apex)
+        })
+        .or_else(|| all.first())
+        .copied()
+}
+
+/// Rate limits of unsigned updates count per client address (IPv6: /64,
+/// one site).
+fn client_ip(client: SocketAddr) -> IpAddr {
+    match client.ip() {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            IpAddr::V6((v6.to_bits() & !0u128 << 64).into())
+        }
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client.ip(), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_rate_per_minute() {
+        let t0 = Instant::now();
+        let mut b = Bucket {
+            tokens: 3.0,
+            last: t0,
+        };
+        assert!(b.take(3, t0));
+        assert!(b.take(3, t0));
+        assert!(b.take(3, t0));
+        assert!(!b.take(3, t0));
+        // 3 per minute: one more after 20 s, not before.
+        assert!(!b.take(3, t0 + Duration::from_secs(19)));
+        assert!(b.take(3, t0 + Duration::from_secs(21)));
+        // Never more than a minute's worth saved up.
+        let later = t0 + Duration::from_secs(3600);
+        assert!((0..3).all(|_| b.take(3, later)));
+        assert!(!b.take(3, later));
+    }
+
+    #[test]
+    fn unsigned_clients_are_counted_per_site() {
+        let a: SocketAddr = "[2001:db8:1:2:3::4]:53".parse().unwrap();
+        let b: SocketAddr = "[2001:db8:1:2:ffff::9]:53".parse().unwrap();
+        assert_eq!(client_ip(a), client_ip(b));
+        let m: SocketAddr = "[::ffff:198.18.0.1]:53".parse().unwrap();
+        assert_eq!(client_ip(m), IpAddr::from([198, 18, 0, 1]));
+    }
+}
