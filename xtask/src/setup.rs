@@ -38,6 +38,7 @@ const PEER_PACKAGES: &[&str] = &[
     "iproute2",
     "iputils-ping",
     "ethtool",
+    "openssl", // HMACs of the hand-signed TSIG requests (tests/tests/update_rfc2136.rs)
 ];
 /// Packages that ship a DNS daemon, and its systemd unit.
 const DAEMONS: &[(&str, &str)] = &[
