@@ -16,16 +16,14 @@
 //! namespaces the test creates (198.18.0.0/15 only); every loop is
 //! bounded in count and time.
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use dnsd_e2e::netns::{self, NetPair, NsChild, require_root};
+use dnsd_e2e::netns::{self, NetPair, NsChild, NsDnsd, require_root};
 use dnsd_e2e::normalize::Response;
 use dnsd_e2e::servers::dnsd_binary;
 use dnsd_e2e::stats;
@@ -41,21 +39,6 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// The example zone's serial.
 const INITIAL_SERIAL: u32 = 2024060101;
-
-struct Daemon {
-    child: NsChild,
-    control: PathBuf,
-}
-
-impl Daemon {
-    fn fail(&self, why: &str) -> ! {
-        panic!("dnsd: {why}; its log:\n{}", self.child.log_text())
-    }
-
-    fn stats(&self) -> BTreeMap<String, u64> {
-        stats::query(&self.control).unwrap_or_else(|e| self.fail(&e))
-    }
-}
 
 /// The name polled: a label long enough that the response fits the
 /// tailroom XDP has on a veth (the query frame rounded up to 64 bytes,
@@ -142,7 +125,7 @@ fn updated_home_address_is_answered_by_xdp_within_milliseconds() {
         ),
     )
     .expect("write the config");
-    let dnsd = Daemon {
+    let dnsd = NsDnsd {
         child: NsChild::spawn(
             &pair.server_ns,
             &dnsd_binary(),
