@@ -19,9 +19,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dnsd_e2e::client;
-use dnsd_e2e::normalize::Response;
 use dnsd_e2e::servers::{Dnsd, Server, peer_binary};
-use dnsd_e2e::wire::{QueryBuilder, name_to_wire, rtype};
+use dnsd_e2e::wire::name_to_wire;
 
 const ZONE: &str = "example.info";
 
@@ -289,25 +288,42 @@ fn expect_rcode(server: &Server, client: Client, zone: &str, lines: &[&str], wan
 // ---------------------------------------------------------------------------
 // Queries
 
-/// The RDATA (presentation form, sorted) of `name`/`qtype` as served now;
-/// empty for no data.
-fn rdatas(server: &Server, name: &str, qtype: u16) -> Vec<String> {
-    let q = QueryBuilder::new(name, qtype).build();
-    let raw = client::udp(server.addr, &q, client::TIMEOUT)
-        .unwrap_or_else(|| panic!("no answer to {name} {qtype}"));
-    let r = Response::parse(&raw).expect("a well-formed response");
-    let mut v: Vec<String> = r
-        .answer
-        .iter()
-        .filter(|rr| rr.rtype == qtype && rr.owner_lc() == format!("{}.", name.to_lowercase()))
-        .map(|rr| rr.rdata.to_lowercase())
+/// The answer section for `name`/`qtype` as kdig (knot-dnsutils) reads
+/// it: (owner lower-cased, type, RDATA) per record.
+fn kdig(server: &Server, name: &str, qtype: &str) -> Vec<(String, String, String)> {
+    let out = Command::new(peer_binary("kdig", "knot-dnsutils"))
+        .arg(format!("@{}", server.addr.ip()))
+        .args(["-p", &server.addr.port().to_string()])
+        .args(["+noall", "+answer", "+norecurse", "+time=2", "+retry=1"])
+        .args([name, qtype])
+        .output()
+        .expect("run kdig");
+    assert!(out.status.success(), "kdig {name} {qtype}: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 5 && !l.starts_with(';'))
+                .then(|| (f[0].to_lowercase(), f[3].to_string(), f[4..].join(" ")))
+        })
+        .collect()
+}
+
+/// The RDATA (presentation form, lower-cased, sorted) of `name`/`qtype`
+/// as served now; empty for no data.
+fn rdatas(server: &Server, name: &str, qtype: &str) -> Vec<String> {
+    let owner = format!("{}.", name.to_lowercase());
+    let mut v: Vec<String> = kdig(server, name, qtype)
+        .into_iter()
+        .filter(|(o, t, _)| *o == owner && t == qtype)
+        .map(|(_, _, rdata)| rdata.to_lowercase())
         .collect();
     v.sort();
     v
 }
 
 fn serial(server: &Server, zone: &str) -> u32 {
-    let soa = rdatas(server, zone, rtype::SOA);
+    let soa = rdatas(server, zone, "SOA");
     soa.first()
         .and_then(|s| s.split_whitespace().nth(2))
         .and_then(|s| s.parse().ok())
@@ -335,7 +351,7 @@ fn prerequisite_failures_have_their_rcodes() {
         let client = CLIENTS[i % CLIENTS.len()];
         expect_rcode(&server, client, ZONE, &[prereq, marker], rcode);
         assert_eq!(
-            rdatas(&server, "marker.example.info", rtype::TXT),
+            rdatas(&server, "marker.example.info", "TXT"),
             Vec::<String>::new()
         );
     }
@@ -359,7 +375,7 @@ fn prerequisite_failures_have_their_rcodes() {
         let lines: Vec<&str> = prereqs.iter().copied().chain([add.as_str()]).collect();
         expect_rcode(&server, client, ZONE, &lines, "NOERROR");
         assert_eq!(
-            rdatas(&server, &format!("met{i}.example.info"), rtype::TXT),
+            rdatas(&server, &format!("met{i}.example.info"), "TXT"),
             ["\"met\""],
             "after {prereqs:?}"
         );
@@ -387,17 +403,14 @@ fn operations_change_what_they_say() {
         "NOERROR",
     );
     assert_eq!(
-        rdatas(&server, "subspace.example.info", rtype::A),
+        rdatas(&server, "subspace.example.info", "A"),
         ["198.18.0.7", "198.18.0.8"]
     );
-    assert_eq!(
-        rdatas(&server, "new.example.info", rtype::AAAA),
-        ["2001:db8::8"]
-    );
+    assert_eq!(rdatas(&server, "new.example.info", "AAAA"), ["2001:db8::8"]);
     assert_eq!(serial(&server, ZONE), s0 + 1, "SOA serial bumped once");
     // The wildcard CNAME now chases to both addresses.
     assert_eq!(
-        rdatas(&server, "subspace.example.info", rtype::A),
+        rdatas(&server, "subspace.example.info", "A"),
         rdatas_via_cname(&server, "anything.example.info")
     );
     // Delete one RR (§2.5.4).
@@ -409,7 +422,7 @@ fn operations_change_what_they_say() {
         "NOERROR",
     );
     assert_eq!(
-        rdatas(&server, "subspace.example.info", rtype::A),
+        rdatas(&server, "subspace.example.info", "A"),
         ["198.18.0.8"]
     );
     // Delete an RRset (§2.5.2).
@@ -421,7 +434,7 @@ fn operations_change_what_they_say() {
         "NOERROR",
     );
     assert_eq!(
-        rdatas(&server, "www.example.info", rtype::A),
+        rdatas(&server, "www.example.info", "A"),
         Vec::<String>::new()
     );
     // Delete all RRsets of a name (§2.5.3).
@@ -433,7 +446,7 @@ fn operations_change_what_they_say() {
         "NOERROR",
     );
     assert_eq!(
-        rdatas(&server, "new.example.info", rtype::AAAA),
+        rdatas(&server, "new.example.info", "AAAA"),
         Vec::<String>::new()
     );
     assert_eq!(serial(&server, ZONE), s0 + 4);
@@ -449,7 +462,7 @@ fn operations_change_what_they_say() {
         ],
         "NOERROR",
     );
-    assert_eq!(rdatas(&server, ZONE, rtype::NS).len(), 2);
+    assert_eq!(rdatas(&server, ZONE, "NS").len(), 2);
     assert_eq!(serial(&server, ZONE), s0 + 4, "nothing changed: no bump");
     expect_rcode(
         &server,
@@ -461,7 +474,7 @@ fn operations_change_what_they_say() {
         ],
         "NOERROR",
     );
-    assert_eq!(rdatas(&server, ZONE, rtype::NS), ["ns2.example.info."]);
+    assert_eq!(rdatas(&server, ZONE, "NS"), ["ns2.example.info."]);
     // CNAME rules (§3.4.2.2): other data at a CNAME is silently ignored.
     expect_rcode(
         &server,
@@ -471,7 +484,7 @@ fn operations_change_what_they_say() {
         "NOERROR",
     );
     assert_eq!(
-        rdatas(&server, "alias.example.info", rtype::CNAME),
+        rdatas(&server, "alias.example.info", "CNAME"),
         ["www.example.info."]
     );
     assert_eq!(serial(&server, ZONE), s0 + 5);
@@ -479,18 +492,15 @@ fn operations_change_what_they_say() {
 
 /// The A records reached through `name`'s CNAME, in one answer.
 fn rdatas_via_cname(server: &Server, name: &str) -> Vec<String> {
-    let q = QueryBuilder::new(name, rtype::A).build();
-    let raw = client::udp(server.addr, &q, client::TIMEOUT).expect("an answer");
-    let r = Response::parse(&raw).expect("a well-formed response");
+    let answer = kdig(server, name, "A");
     assert!(
-        r.answer.iter().any(|rr| rr.rtype == rtype::CNAME),
-        "{name}: no CNAME in {r:?}"
+        answer.iter().any(|(_, t, _)| t == "CNAME"),
+        "{name}: no CNAME in {answer:?}"
     );
-    let mut v: Vec<String> = r
-        .answer
-        .iter()
-        .filter(|rr| rr.rtype == rtype::A)
-        .map(|rr| rr.rdata.clone())
+    let mut v: Vec<String> = answer
+        .into_iter()
+        .filter(|(_, t, _)| t == "A")
+        .map(|(_, _, rdata)| rdata)
         .collect();
     v.sort();
     v
@@ -511,7 +521,7 @@ fn every_algorithm_client_and_transport_updates() {
         // signed with the same key (checklist 69).
         expect_rcode(&server, *client, ZONE, &[&add], "NOERROR");
         assert_eq!(
-            rdatas(&server, &format!("algo{i}.example.info"), rtype::TXT).len(),
+            rdatas(&server, &format!("algo{i}.example.info"), "TXT").len(),
             1,
             "{client:?}"
         );
@@ -544,7 +554,7 @@ fn bad_keys_and_signatures_change_nothing() {
         }
     }
     assert_eq!(
-        rdatas(&server, "bad.example.info", rtype::A),
+        rdatas(&server, "bad.example.info", "A"),
         Vec::<String>::new()
     );
     assert_eq!(serial(&server, ZONE), before);
@@ -574,7 +584,7 @@ fn policy_limits_names_and_types() {
         "NOERROR",
     );
     assert_eq!(
-        rdatas(&server, "subspace.example.info", rtype::A),
+        rdatas(&server, "subspace.example.info", "A"),
         ["198.18.0.77"]
     );
     // …but no other name or type (RFC 2136 §3.3: REFUSED).
@@ -604,11 +614,11 @@ fn policy_limits_names_and_types() {
         "REFUSED",
     );
     assert_eq!(
-        rdatas(&server, "subspace.example.info", rtype::A),
+        rdatas(&server, "subspace.example.info", "A"),
         ["198.18.0.77"]
     );
-    assert_eq!(rdatas(&server, "www.example.info", rtype::A).len(), 2);
-    assert_eq!(rdatas(&server, "alias.example.info", rtype::CNAME).len(), 1);
+    assert_eq!(rdatas(&server, "www.example.info", "A").len(), 2);
+    assert_eq!(rdatas(&server, "alias.example.info", "CNAME").len(), 1);
 }
 
 #[test]
@@ -638,10 +648,10 @@ fn unsigned_updates_only_from_allowed_addresses() {
         let name = format!("{tool:?}.example.net").to_lowercase();
         let add = format!("update add {name} 60 A 198.18.0.5");
         expect_rcode(&server, unsigned, OPEN_ZONE, &[&add], "NOERROR");
-        assert_eq!(rdatas(&server, &name, rtype::A), ["198.18.0.5"]);
+        assert_eq!(rdatas(&server, &name, "A"), ["198.18.0.5"]);
     }
     assert_eq!(
-        rdatas(&server, "unsigned.example.info", rtype::A),
+        rdatas(&server, "unsigned.example.info", "A"),
         Vec::<String>::new()
     );
     assert_eq!(serial(&server, ZONE), before);
@@ -708,11 +718,11 @@ fn tsig_variables(key: &Key, time: u64, error: u16, other: &[u8]) -> Vec<u8> {
     v
 }
 
-/// An UPDATE adding `name` A 198.18.0.44, unsigned.
-fn raw_update(id: u16, name: &str) -> Vec<u8> {
+/// An UPDATE of `zone` adding `name` A 198.18.0.44, unsigned.
+fn raw_update(id: u16, zone: &str, name: &str) -> Vec<u8> {
     let mut m = id.to_be_bytes().to_vec();
     m.extend_from_slice(&[0x28, 0, 0, 1, 0, 0, 0, 1, 0, 0]);
-    m.extend(name_to_wire(ZONE));
+    m.extend(name_to_wire(zone));
     m.extend_from_slice(&[0, 6, 0, 1]);
     m.extend(name_to_wire(name));
     m.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 0, 44]);
@@ -805,14 +815,14 @@ fn tsig_errors_on_the_wire() {
     let before = serial(&server, ZONE);
 
     // Checklist 67: unknown key → NOTAUTH, BADKEY, unsigned (empty MAC).
-    let mut m = raw_update(0x0101, "badkey.example.info");
+    let mut m = raw_update(0x0101, ZONE, "badkey.example.info");
     sign(&mut m, &UNKNOWN, now());
     let r = exchange(server.addr, &m);
     let t = last_tsig(&r).unwrap_or_else(|| panic!("no TSIG in {r:02x?}"));
     assert_eq!((r[3] & 0x0f, t.error, t.mac.len()), (NOTAUTH, BADKEY, 0));
 
     // Checklist 67: wrong MAC → NOTAUTH, BADSIG, unsigned.
-    let mut m = raw_update(0x0202, "badsig.example.info");
+    let mut m = raw_update(0x0202, ZONE, "badsig.example.info");
     sign(&mut m, &WRONG_SECRET, now());
     let r = exchange(server.addr, &m);
     let t = last_tsig(&r).unwrap_or_else(|| panic!("no TSIG in {r:02x?}"));
@@ -821,7 +831,7 @@ fn tsig_errors_on_the_wire() {
     // Checklist 68: signed an hour ago, fudge 300 → NOTAUTH, BADTIME,
     // signed, with the server's time in Other Data (RFC 8945 §5.2.3).
     for key in [K256, K512, K1] {
-        let mut m = raw_update(0x0303, "badtime.example.info");
+        let mut m = raw_update(0x0303, ZONE, "badtime.example.info");
         let mac = sign(&mut m, &key, now() - 3600);
         let r = exchange(server.addr, &m);
         let t = last_tsig(&r).unwrap_or_else(|| panic!("no TSIG in {r:02x?}"));
@@ -847,13 +857,39 @@ fn tsig_errors_on_the_wire() {
     // the MAC covering the request MAC.
     for (i, key) in [K256, K512, K1].into_iter().enumerate() {
         let name = format!("good{i}.example.info");
-        let mut m = raw_update(0x0404 + i as u16, &name);
+        let mut m = raw_update(0x0404 + i as u16, ZONE, &name);
         let mac = sign(&mut m, &key, now());
         let r = exchange(server.addr, &m);
         assert_eq!(r[3] & 0x0f, 0, "{key:?}: {r:02x?}");
         let t = last_tsig(&r).unwrap_or_else(|| panic!("no TSIG in {r:02x?}"));
         assert_eq!(t.error, 0);
         assert!(response_verifies(&r, &t, &key, &mac), "{key:?}");
-        assert_eq!(rdatas(&server, &name, rtype::A), ["198.18.0.44"]);
+        assert_eq!(rdatas(&server, &name, "A"), ["198.18.0.44"]);
+    }
+}
+
+/// Checklist 66, RFC 8945 §5.1: a TSIG that is not the last record, or two
+/// of them, is FORMERR, in either zone.
+#[test]
+fn misplaced_tsig_is_formerr() {
+    let server = start();
+    for zone in [ZONE, OPEN_ZONE] {
+        let name = format!("misplaced.{zone}");
+        // A signed update with one more record after its TSIG.
+        let mut m = raw_update(0x0505, zone, &name);
+        sign(&mut m, &K256, now());
+        m.extend(name_to_wire(&name));
+        m.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 0, 45]);
+        let ar = u16::from_be_bytes([m[10], m[11]]) + 1;
+        m[10..12].copy_from_slice(&ar.to_be_bytes());
+        let r = exchange(server.addr, &m);
+        assert_eq!(r[3] & 0x0f, 1, "{zone}: TSIG not last: {r:02x?}");
+        // Signed twice: two TSIG records.
+        let mut m = raw_update(0x0606, zone, &name);
+        sign(&mut m, &K256, now());
+        sign(&mut m, &K256, now());
+        let r = exchange(server.addr, &m);
+        assert_eq!(r[3] & 0x0f, 1, "{zone}: two TSIGs: {r:02x?}");
+        assert_eq!(rdatas(&server, &name, "A"), Vec::<String>::new());
     }
 }

@@ -66,8 +66,9 @@ pub fn zone_entry(msg: &[u8]) -> Result<ZoneEntry, UpdateError> {
 /// Parses the whole message: zone section (RFC 2136 §3.1.1: ZTYPE SOA,
 /// class IN), prerequisites, updates, and the additional section, whose
 /// records are checked for shape and otherwise ignored (the caller has
-/// verified a trailing TSIG; BIND and Knot ignore the rest too). Bytes
-/// after the last record are FORMERR.
+/// verified a trailing TSIG; BIND and Knot ignore the rest too), except
+/// that a TSIG before the last record is FORMERR. Bytes after the last
+/// record are FORMERR.
 pub fn parse(msg: &[u8]) -> Result<Message, UpdateError> {
     let entry = zone_entry(msg)?;
     if entry.ztype != Rtype::SOA || entry.class != CLASS_IN {
@@ -86,8 +87,14 @@ pub fn parse(msg: &[u8]) -> Result<Message, UpdateError> {
     };
     let prerequisites = section(header.ancount, &mut pos)?;
     let updates = section(header.nscount, &mut pos)?;
-    for _ in 0..header.arcount {
-        pos = skip_record(msg, pos)?;
+    for i in 0..header.arcount {
+        let f = read_fixed(msg, pos)?;
+        // A TSIG anywhere but last is FORMERR (RFC 8945 §5.1); the last
+        // one is the caller's.
+        if f.rtype == Rtype::TSIG && i + 1 != header.arcount {
+            return Err(UpdateError::FormErr);
+        }
+        pos = f.rdata_end;
     }
     if pos != msg.len() {
         return Err(UpdateError::FormErr);
@@ -161,10 +168,6 @@ fn read_fixed(msg: &[u8], pos: usize) -> Result<Fixed, UpdateError> {
         rdata_start,
         rdata_end,
     })
-}
-
-fn skip_record(msg: &[u8], pos: usize) -> Result<usize, UpdateError> {
-    read_fixed(msg, pos).map(|f| f.rdata_end)
 }
 
 fn read_record(msg: &[u8], pos: usize) -> Result<(Record, usize), UpdateError> {

@@ -867,6 +867,15 @@ fn compressed_names_and_a_trailing_tsig() {
         process(&m[..m.len() - 1], &zone(), &AllowAll),
         Err(UpdateError::FormErr)
     );
+    // A TSIG that is not the last record: FORMERR (RFC 8945 §5.1,
+    // checklist 66), whoever checks the last one.
+    let mut misplaced = m.clone();
+    misplaced[11] = 2;
+    misplaced.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 198, 18, 0, 1]);
+    assert_eq!(
+        process(&misplaced, &zone(), &AllowAll),
+        Err(UpdateError::FormErr)
+    );
     // Counts larger than the records there: FORMERR.
     let mut more = m.clone();
     more[7] = 1;
