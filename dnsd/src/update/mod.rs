@@ -21,7 +21,9 @@ use crate::wire::rdata::Rtype;
 use crate::zone::snapshot::Zone;
 
 /// Who may change what (RFC 2136 §3.3); implemented by the caller from the
-/// config.
+/// config. Asked once per update RR with its owner and type; a deletion of
+/// all RRsets at a name asks once per type the name owns in the zone (the
+/// apex SOA and NS, which stay, excepted), never with type ANY.
 pub trait UpdatePolicy {
     fn allows(&self, owner: &Name, rtype: Rtype) -> bool;
 }
