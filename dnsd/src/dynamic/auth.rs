@@ -3,6 +3,8 @@
 //! unsigned, so only `allow_update_from` addresses can update.
 
 use crate::config::Config;
+use crate::update::UpdateError;
+use crate::wire::name::Name;
 
 /// The configured keys, ready for checking requests.
 pub(crate) struct Keys;
@@ -23,15 +25,27 @@ impl Keys {
 pub(crate) enum Auth {
     Unsigned,
     /// Verified with the key of this name.
-    Signed(String),
+    Signed(Name),
     /// The reason, for the log; answered NOTAUTH (RFC 8945 §5.2).
     Failed(String),
+    /// An HTTP (dyndns2) update whose user maps to the key of this name;
+    /// the HTTP endpoint checked the password.
+    Http(Name),
 }
 
 impl Auth {
-    pub(crate) fn key_name(&self) -> Option<&str> {
+    /// The key whose policy applies.
+    pub(crate) fn key_name(&self) -> Option<&Name> {
         match self {
-            Auth::Signed(k) => Some(k),
+            Auth::Signed(k) | Auth::Http(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The rcode of a failed check.
+    pub(crate) fn failure(&self) -> Option<(UpdateError, String)> {
+        match self {
+            Auth::Failed(reason) => Some((UpdateError::NotAuth, reason.clone())),
             _ => None,
         }
     }

@@ -183,7 +183,7 @@ pub fn serial_newer(a: u32, b: u32) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::WildcardMode;
     use crate::update::RRsetChange;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::address;
 use super::auth::{self, Auth};
 use super::config::AllowRule;
 use super::load::{self, Loaded};
@@ -47,6 +48,33 @@ enum Command {
         drop: bool,
         reply: oneshot::Sender<String>,
     },
+    SetAddress {
+        key: Name,
+        host: Name,
+        addr: IpAddr,
+        client: SocketAddr,
+        reply: oneshot::Sender<Result<AddressOutcome, AddressRefusal>>,
+    },
+}
+
+/// A done HTTP address update (dyndns2 `good` / `nochg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressOutcome {
+    Changed,
+    Unchanged,
+}
+
+/// A refused HTTP address update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressRefusal {
+    /// No zone here holds the name.
+    NoHost,
+    /// The key's rules do not cover the name and type.
+    NotAllowed,
+    /// The key's rate or size limit.
+    Abuse,
+    /// The journal or the zone build failed.
+    ServerError,
 }
 
 /// The handle to the updater thread; the thread ends when every handle
@@ -98,6 +126,33 @@ impl Updater {
             return Err("shutting down".into());
         }
         rx.await.unwrap_or_else(|_| Err("shutting down".into()))
+    }
+
+    /// Makes `host`'s address RRset (A or AAAA by `addr`'s family) exactly
+    /// `addr`, under the policy of the key named `key`, through the same
+    /// path as RFC 2136 updates.
+    pub async fn set_address(
+        &self,
+        key: &str,
+        host: &Name,
+        addr: IpAddr,
+        client: SocketAddr,
+    ) -> Result<AddressOutcome, AddressRefusal> {
+        let Ok(key) = Name::parse_text(key) else {
+            return Err(AddressRefusal::NotAllowed);
+        };
+        let (reply, rx) = oneshot::channel();
+        let command = Command::SetAddress {
+            key,
+            host: host.clone(),
+            addr,
+            client,
+            reply,
+        };
+        if self.tx.send(command).await.is_err() {
+            return Err(AddressRefusal::ServerError);
+        }
+        rx.await.unwrap_or(Err(AddressRefusal::ServerError))
     }
 
     /// `dnsd journal ZONE [--drop]` for the running daemon, from a
@@ -161,12 +216,22 @@ impl UpdatePolicy for AnyChange {
 struct Refusal {
     error: UpdateError,
     reason: String,
+    /// Refused by a rate or size limit.
+    limited: bool,
 }
 
 fn refuse(error: UpdateError, reason: impl Into<String>) -> Refusal {
     Refusal {
         error,
         reason: reason.into(),
+        limited: false,
+    }
+}
+
+fn limit(reason: String) -> Refusal {
+    Refusal {
+        limited: true,
+        ..refuse(UpdateError::Refused, reason)
     }
 }
 
@@ -203,6 +268,15 @@ impl State {
                 Command::Journal { zone, drop, reply } => {
                     let _ = reply.send(self.journal(&zone, drop));
                 }
+                Command::SetAddress {
+                    key,
+                    host,
+                    addr,
+                    client,
+                    reply,
+                } => {
+                    let _ = reply.send(self.set_address(key, &host, addr, client));
+                }
             }
         }
     }
@@ -212,46 +286,84 @@ impl State {
         let msg = &request.message;
         let now = unix_now();
         let auth = self.keys.check(msg, now);
-        let key = auth.key_name().unwrap_or("-").to_owned();
-        let client = request.client;
-        let result = match &auth {
-            Auth::Failed(reason) => Err(refuse(UpdateError::NotAuth, reason.clone())),
-            _ => self.apply(msg, &auth, client),
-        };
+        let result = self.update_logged(msg, &auth, request.client);
         let mut out = Vec::new();
-        match &result {
-            Ok(done) => {
-                update::render_response(msg, Ok(()), &mut out);
-                match &done.change {
-                    Some(cs) => tracing::info!(
-                        key = %key,
-                        client = %client,
-                        zone = %done.zone,
-                        serial = cs.serial_after,
-                        fsync_us = done.fsync.as_micros() as u64,
-                        publish_us = done.publish.as_micros() as u64,
-                        change = %text::summary(cs),
-                        "update applied"
-                    ),
-                    None => {
-                        tracing::info!(key = %key, client = %client, zone = %done.zone, "update changed nothing")
-                    }
-                }
-            }
-            Err(r) => {
-                update::render_response(msg, Err(r.error), &mut out);
-                tracing::info!(
-                    key = %key,
-                    client = %client,
-                    zone = %update::zone_of(msg).map_or_else(|_| "-".to_owned(), |z| z.to_string()),
-                    rcode = r.error.rcode(),
-                    reason = %r.reason,
-                    "update refused"
-                );
-            }
-        }
+        update::render_response(msg, result.map(|_| ()).map_err(|r| r.error), &mut out);
         auth.finish(&mut out, now);
         out
+    }
+
+    fn set_address(
+        &mut self,
+        key: Name,
+        host: &Name,
+        addr: IpAddr,
+        client: SocketAddr,
+    ) -> Result<AddressOutcome, AddressRefusal> {
+        let snapshot = self.engine.snapshot();
+        let zone = snapshot
+            .find_zone(host.to_lowercase().as_wire())
+            .and_then(|(z, _)| snapshot.zones.get(z));
+        let Some(zone) = zone else {
+            tracing::info!(key = %key, client = %client, host = %host, "address update refused: no zone holds the name");
+            return Err(AddressRefusal::NoHost);
+        };
+        if address::is_current(zone, host, addr) {
+            tracing::info!(key = %key, client = %client, host = %host, %addr, "address update changed nothing");
+            return Ok(AddressOutcome::Unchanged);
+        }
+        let msg = address::message(zone, host, addr);
+        match self.update_logged(&msg, &Auth::Http(key), client) {
+            Ok(Applied {
+                change: Some(_), ..
+            }) => Ok(AddressOutcome::Changed),
+            Ok(Applied { change: None, .. }) => Ok(AddressOutcome::Unchanged),
+            Err(r) if r.limited => Err(AddressRefusal::Abuse),
+            Err(r) if r.error == UpdateError::ServFail => Err(AddressRefusal::ServerError),
+            Err(_) => Err(AddressRefusal::NotAllowed),
+        }
+    }
+
+    /// [`State::apply`], logged at info with key, client, zone and change.
+    fn update_logged(
+        &mut self,
+        msg: &[u8],
+        auth: &Auth,
+        client: SocketAddr,
+    ) -> Result<Applied, Refusal> {
+        let key = auth
+            .key_name()
+            .map_or_else(|| "-".to_owned(), ToString::to_string);
+        let result = match auth.failure() {
+            Some((error, reason)) => Err(refuse(error, reason)),
+            None => self.apply(msg, auth, client),
+        };
+        match &result {
+            Ok(done) => match &done.change {
+                Some(cs) => tracing::info!(
+                    key = %key,
+                    client = %client,
+                    zone = %done.zone,
+                    serial = cs.serial_after,
+                    fsync_us = done.fsync.as_micros() as u64,
+                    publish_us = done.publish.as_micros() as u64,
+                    change = %text::summary(cs),
+                    "update applied"
+                ),
+                None => {
+                    tracing::info!(key = %key, client = %client, zone = %done.zone, "update changed nothing")
+                }
+            },
+            Err(r) => tracing::info!(
+                key = %key,
+                client = %client,
+                zone = %update::zone_of(msg).map_or_else(|_| "-".to_owned(), |z| z.to_string()),
+                rcode = r.error.rcode(),
+                reason = %r.reason,
+                "update refused"
+            ),
+        }
+        result
     }
 
     fn apply(&mut self, msg: &[u8], auth: &Auth, client: SocketAddr) -> Result<Applied, Refusal> {
@@ -276,7 +388,7 @@ impl State {
                         .config
                         .keys
                         .iter()
-                        .find(|k| k.name.eq_ignore_ascii_case(name))
+                        .find(|k| Name::parse_text(&k.name).is_ok_and(|n| n == *name))
                         .ok_or_else(|| refuse(UpdateError::NotAuth, "unknown key"))?;
                     let rules: Vec<&AllowRule> =
                         key.allow.iter().filter(|r| r.zone == apex).collect();
@@ -312,10 +424,9 @@ impl State {
             .get(8..10)
             .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
         if changes > max_changes {
-            return Err(refuse(
-                UpdateError::Refused,
-                format!("{changes} changes, more than the limit of {max_changes}"),
-            ));
+            return Err(limit(format!(
+                "{changes} changes, more than the limit of {max_changes}"
+            )));
         }
         let now = Instant::now();
         let allowed = self
@@ -327,10 +438,7 @@ impl State {
             })
             .take(rate, now);
         if !allowed {
-            return Err(refuse(
-                UpdateError::Refused,
-                format!("rate limit of {rate} updates per minute"),
-            ));
+            return Err(limit(format!("rate limit of {rate} updates per minute")));
         }
         if zone.client_dependent || zone.time_dependent {
             return Err(refuse(
