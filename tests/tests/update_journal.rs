@@ -25,6 +25,11 @@ fn start(rate: u32) -> Server {
         .start()
 }
 
+/// The UPDATE making `addr` the home address (subspace A, TTL 60).
+fn set_home(id: u16, addr: [u8; 4]) -> Vec<u8> {
+    update::set_a(id, "example.info", "subspace.example.info", 60, addr)
+}
+
 /// Sends an UPDATE over UDP and returns its RCODE.
 fn send(server: &Server, msg: &[u8]) -> u8 {
     let r = client::udp(server.addr, msg, TIMEOUT)
@@ -63,15 +68,7 @@ fn journal(server: &Server, drop: bool) -> (bool, String) {
 #[test]
 fn journal_shows_drops_and_survives_source_edits() {
     let mut server = start(1000);
-    let set = |id, last: u8| {
-        update::set_a(
-            id,
-            "example.info",
-            "subspace.example.info",
-            60,
-            [198, 18, 7, last],
-        )
-    };
+    let set = |id, last| set_home(id, [198, 18, 7, last]);
     assert_eq!(send(&server, &set(1, 1)), 0);
     assert_eq!(send(&server, &set(2, 2)), 0);
     assert_eq!(address(&server, "anything.example.info"), ["198.18.7.2"]);
@@ -147,15 +144,7 @@ fn journal_shows_drops_and_survives_source_edits() {
 fn rate_and_size_limits_refuse() {
     // 3 updates per minute for one client address.
     let server = start(3);
-    let set = |id, last: u8| {
-        update::set_a(
-            id,
-            "example.info",
-            "subspace.example.info",
-            60,
-            [198, 18, 8, last],
-        )
-    };
+    let set = |id, last| set_home(id, [198, 18, 8, last]);
     for i in 1..=3 {
         assert_eq!(send(&server, &set(i, i as u8)), 0, "update {i}");
     }
