@@ -456,6 +456,20 @@ impl State {
                 fsync: Duration::ZERO,
             });
         };
+        // A name in a zone of ours below this one belongs to that zone
+        // (RFC 2136 §3.4.1.3: NOTZONE).
+        let zone_index = snapshot.apexes.get(&lower).copied();
+        if let Some(c) = cs.changes.iter().find(|c| {
+            snapshot
+                .find_zone(c.owner.to_lowercase().as_wire())
+                .map(|(z, _)| z)
+                != zone_index
+        }) {
+            return Err(refuse(
+                UpdateError::NotZone,
+                format!("{} belongs to another zone served here", c.owner),
+            ));
+        }
         let (next, _) = store::apply(&snapshot, std::slice::from_ref(&cs), false).map_err(|e| {
             tracing::error!("update not applied: {e}");
             refuse(UpdateError::ServFail, e.to_string())
