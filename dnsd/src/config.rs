@@ -62,6 +62,9 @@ pub struct Config {
     /// TSIG keys and their update policies (`[[key]]`).
     #[serde(default, rename = "key")]
     pub keys: Vec<KeyConfig>,
+    /// The dyndns2 HTTP(S) update endpoint; absent means off.
+    #[serde(default)]
+    pub dyndns: Option<crate::dyndns::DyndnsConfig>,
     /// Directory relative paths are resolved against (the config file's).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -232,6 +235,9 @@ impl Config {
             .parent()
             .map(Path::to_owned)
             .unwrap_or_else(|| PathBuf::from("."));
+        if let Some(d) = config.dyndns.as_mut() {
+            d.base_dir = config.base_dir.clone();
+        }
         config.validate()?;
         Ok(config)
     }
@@ -248,6 +254,22 @@ impl Config {
         }
         if self.server.edns_udp_size < 512 {
             return Err(invalid("server.edns_udp_size must be at least 512".into()));
+        }
+        if let Some(d) = &self.dyndns {
+            d.validate().map_err(invalid)?;
+            // Each HTTP user acts under a key's update policy.
+            for u in &d.users {
+                if !self
+                    .keys
+                    .iter()
+                    .any(|k| k.name.eq_ignore_ascii_case(&u.key))
+                {
+                    return Err(invalid(format!(
+                        "dyndns user {}: no [[key]] named {:?}",
+                        u.name, u.key
+                    )));
+                }
+            }
         }
         for (i, z) in self.zones.iter().enumerate() {
             match (&z.name, z.format) {
@@ -387,6 +409,30 @@ mod tests {
             "[[key]]\nname = \"k\"\nsecret = \"eA==\"\n[[key.allow]]\nzone = \"x\"\ntypes = [\"BOGUS\"]\n",
         );
         assert!(e.contains("unknown record type"), "{e}");
+    }
+
+    #[test]
+    fn dyndns_table_is_optional_and_validated() {
+        let c = Config::parse("", Path::new("/etc/dnsd/dnsd.toml")).unwrap();
+        assert!(c.dyndns.is_none());
+        let users = "[[dyndns.user]]\nname = \"r\"\npassword_file = \"r.pw\"\nkey = \"k\"\n";
+        let c = Config::parse(
+            &format!("[dyndns]\nlisten = [\"[::1]:8053\"]\n{users}"),
+            Path::new("/etc/dnsd/dnsd.toml"),
+        )
+        .unwrap();
+        let d = c.dyndns.unwrap();
+        assert_eq!(d.resolve(Path::new("r.pw")), Path::new("/etc/dnsd/r.pw"));
+        let e = Config::parse(
+            &format!("[dyndns]\nlisten = [\"0.0.0.0:80\"]\n{users}"),
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("x.toml: ") && e.contains("allow_plain_http"),
+            "{e}"
+        );
     }
 
     #[test]

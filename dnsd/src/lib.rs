@@ -5,6 +5,7 @@
 pub mod config;
 pub mod control;
 pub mod dynamic;
+pub mod dyndns;
 pub mod engine;
 pub mod fastpath;
 pub mod journal;

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Install what is missing: nightly rust-src, LLVM 22, bpf-linker 0.13.0 and the
-    /// test peers (nsd, knot, tinydns, dnsperf, dig, bpftool, iproute2). Quick when
+    /// test peers (nsd, knot, tinydns, dnsperf, dig, bpftool, iproute2, qemu). Quick when
     /// everything is present.
     Setup,
     /// Build the XDP program into target/ebpf with the exact command aya-build runs.

@@ -39,12 +39,20 @@ const PEER_PACKAGES: &[&str] = &[
     "iputils-ping",
     "ethtool",
     "openssl", // HMACs of the hand-signed TSIG requests (tests/tests/update_rfc2136.rs)
+    // tests/tests/old_kernel.rs boots Linux 5.10 with the XDP loader.
+    "qemu-system-x86",
+    "busybox-static",
+    "cpio",
+    "ddclient",
+    "libio-socket-ssl-perl", // ddclient's HTTPS
 ];
-/// Packages that ship a DNS daemon, and its systemd unit.
+/// Packages that ship a daemon, and its systemd unit.
 const DAEMONS: &[(&str, &str)] = &[
     ("nsd", "nsd.service"),
     ("knot", "knot.service"),
     ("tinydns", "tinydns.service"),
+    // Its daemon would send updates out; the dyndns tests run it by hand.
+    ("ddclient", "ddclient.service"),
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -251,7 +259,7 @@ fn stop_daemons(just_installed: &[&str]) {
         return;
     }
     eprintln!(
-        "xtask: setup: disabling {} so they do not hold port 53",
+        "xtask: setup: disabling {} so they do not hold port 53 or send updates out",
         units.join(" ")
     );
     let _ = Command::new("systemctl")
