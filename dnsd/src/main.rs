@@ -315,6 +315,19 @@ fn serve(path: &Path) -> Result<ExitCode> {
                 },
             });
         let control_task = tokio::spawn(control::serve(control_listener, handler));
+        // The dyndns2 endpoint, bound now so that a bad address stops the start.
+        let dyndns_task = match &config.dyndns {
+            Some(d) => {
+                let listener = dnsd::dyndns::Listener::bind(d).context("dyndns endpoint")?;
+                let sink = Arc::new(updater.clone());
+                Some(tokio::spawn(async move {
+                    if let Err(e) = listener.serve(sink).await {
+                        tracing::error!("dyndns endpoint stopped: {e}");
+                    }
+                }))
+            }
+            None => None,
+        };
         loop {
             tokio::select! {
                 Some(reply) = reload_rx.recv() => {
@@ -341,6 +354,9 @@ fn serve(path: &Path) -> Result<ExitCode> {
         }
         tracing::info!("shutting down");
         control_task.abort();
+        if let Some(t) = dyndns_task {
+            t.abort();
+        }
         let _ = std::fs::remove_file(&control_path);
         let _ = stop_tx.send(true);
         server_outcome(server_task.await)

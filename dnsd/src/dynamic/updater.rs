@@ -25,6 +25,7 @@ use super::config::AllowRule;
 use super::load::{self, Loaded};
 use super::store;
 use crate::config::{Config, ZoneConfig};
+use crate::dyndns;
 use crate::engine::Engine;
 use crate::journal::{self, Journal, text};
 use crate::server::{UpdateRequest, UpdateSink};
@@ -169,6 +170,26 @@ impl Updater {
         }
         rx.blocking_recv()
             .unwrap_or_else(|_| "error: shutting down\n".into())
+    }
+}
+
+/// The dyndns2 endpoint's updates take the RFC 2136 path.
+impl dyndns::AddressSink for Updater {
+    async fn set_address(
+        &self,
+        key: &str,
+        host: &Name,
+        addr: IpAddr,
+        client: SocketAddr,
+    ) -> Result<dyndns::SetOutcome, dyndns::SetRefusal> {
+        match Updater::set_address(self, key, host, addr, client).await {
+            Ok(AddressOutcome::Changed) => Ok(dyndns::SetOutcome::Changed),
+            Ok(AddressOutcome::Unchanged) => Ok(dyndns::SetOutcome::Unchanged),
+            Err(AddressRefusal::NoHost) => Err(dyndns::SetRefusal::NoHost),
+            Err(AddressRefusal::NotAllowed) => Err(dyndns::SetRefusal::NotAllowed),
+            Err(AddressRefusal::Abuse) => Err(dyndns::SetRefusal::Abuse),
+            Err(AddressRefusal::ServerError) => Err(dyndns::SetRefusal::ServerError),
+        }
     }
 }
 
