@@ -263,6 +263,15 @@ fn serve(path: &Path) -> Result<ExitCode> {
     )
     .context("cannot start the updater thread")?;
     let server = server.with_updates(Arc::new(updater.clone()));
+    // The dyndns2 endpoint, bound before anything is served so that a bad
+    // address stops the start.
+    let dyndns = match &config.dyndns {
+        Some(d) => Some((
+            dnsd::dyndns::Listener::bind(d).context("dyndns endpoint")?,
+            Arc::new(updater.clone()),
+        )),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -315,19 +324,13 @@ fn serve(path: &Path) -> Result<ExitCode> {
                 },
             });
         let control_task = tokio::spawn(control::serve(control_listener, handler));
-        // The dyndns2 endpoint, bound now so that a bad address stops the start.
-        let dyndns_task = match &config.dyndns {
-            Some(d) => {
-                let listener = dnsd::dyndns::Listener::bind(d).context("dyndns endpoint")?;
-                let sink = Arc::new(updater.clone());
-                Some(tokio::spawn(async move {
-                    if let Err(e) = listener.serve(sink).await {
-                        tracing::error!("dyndns endpoint stopped: {e}");
-                    }
-                }))
-            }
-            None => None,
-        };
+        let dyndns_task = dyndns.map(|(listener, sink)| {
+            tokio::spawn(async move {
+                if let Err(e) = listener.serve(sink).await {
+                    tracing::error!("dyndns endpoint stopped: {e}");
+                }
+            })
+        });
         loop {
             tokio::select! {
                 Some(reply) = reload_rx.recv() => {
