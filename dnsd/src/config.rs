@@ -415,7 +415,8 @@ mod tests {
     fn dyndns_table_is_optional_and_validated() {
         let c = Config::parse("", Path::new("/etc/dnsd/dnsd.toml")).unwrap();
         assert!(c.dyndns.is_none());
-        let users = "[[dyndns.user]]\nname = \"r\"\npassword_file = \"r.pw\"\nkey = \"k\"\n";
+        let users = "[[dyndns.user]]\nname = \"r\"\npassword_file = \"r.pw\"\nkey = \"k\"\n\
+                     [[key]]\nname = \"k\"\nsecret = \"eA==\"\n";
         let c = Config::parse(
             &format!("[dyndns]\nlisten = [\"[::1]:8053\"]\n{users}"),
             Path::new("/etc/dnsd/dnsd.toml"),
@@ -423,6 +424,14 @@ mod tests {
         .unwrap();
         let d = c.dyndns.unwrap();
         assert_eq!(d.resolve(Path::new("r.pw")), Path::new("/etc/dnsd/r.pw"));
+        // A user must act under a key that exists.
+        let e = Config::parse(
+            "[dyndns]\nlisten = [\"[::1]:8053\"]\n[[dyndns.user]]\nname = \"r\"\npassword = \"p\"\nkey = \"nope\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no [[key]] named \"nope\""), "{e}");
         let e = Config::parse(
             &format!("[dyndns]\nlisten = [\"0.0.0.0:80\"]\n{users}"),
             Path::new("x.toml"),
