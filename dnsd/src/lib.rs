@@ -11,6 +11,7 @@ pub mod fastpath;
 pub mod journal;
 pub mod reload;
 pub mod server;
+pub mod tsig;
 pub mod update;
 pub mod wire;
 pub mod xdp;
