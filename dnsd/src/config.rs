@@ -399,9 +399,11 @@ mod tests {
                 .to_string()
         };
         let e = bad("[[key]]\nname = \"k\"\nalgorithm = \"md5\"\nsecret = \"eA==\"\n");
-        assert!(e.contains("key #1 (k): algorithm"), "{e}");
+        assert!(e.contains("key #1 (k): unknown TSIG algorithm"), "{e}");
         let e = bad("[[key]]\nname = \"k\"\n");
         assert!(e.contains("exactly one of"), "{e}");
+        let e = bad("[[key]]\nname = \"k\"\nsecret = \"not base64!\"\n");
+        assert!(e.contains("not valid base64"), "{e}");
         let e =
             bad("[[zone]]\nname = \"a\"\nfile = \"f\"\nallow_update_from = [\"10.0.0.0/40\"]\n");
         assert!(e.contains("line 4"), "{e}");

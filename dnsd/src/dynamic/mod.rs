@@ -2,7 +2,7 @@
 //! durable in the [`crate::journal`], applied to the snapshot and pushed to
 //! the engine and the XDP table by the [`updater::Updater`].
 mod address;
-mod auth;
+pub(crate) mod auth;
 pub mod config;
 pub mod load;
 pub mod store;
