@@ -3,7 +3,8 @@
 //! wildcard CNAME points every name at `subspace`) in one network
 //! namespace with XDP attached in native mode to a veth; a client in the
 //! other namespace changes `subspace A` with RFC 2136 UPDATEs (one through
-//! knsupdate, a hundred through our own client to time them) and polls
+//! knsupdate signed with TSIG, a hundred through our own client to time
+//! them, unsigned from an allowed address) and polls
 //! `<name>.example.info A` until XDP answers with the CNAME and the new
 //! address. Quoted: the time from the UPDATE's acknowledgement to the
 //! first XDP answer with the new address, median and worst.
@@ -37,6 +38,8 @@ const UPDATES: usize = 100;
 const SHOW_TIMEOUT: Duration = Duration::from_secs(2);
 const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// The home router's TSIG secret (hmac-sha256), base64.
+const HOME_SECRET: &str = "aG9tZS1yb3V0ZXItc2VjcmV0LWZvci10ZXN0cy0zMmI=";
 /// The example zone's serial.
 const INITIAL_SERIAL: u32 = 2024060101;
 
@@ -120,7 +123,9 @@ fn updated_home_address_is_answered_by_xdp_within_milliseconds() {
              journal_dir = \"journal\"\n\n[log]\nlevel = \"info\"\n\n\
              [xdp]\ninterfaces = [\"{}\"]\nmode = \"native\"\n\n\
              [[zone]]\nname = \"example.info\"\nfile = \"example.info.zone\"\n\
-             allow_update_from = [\"{}/32\"]\nupdate_rate = 100000\n",
+             allow_update_from = [\"{}/32\"]\nupdate_rate = 100000\n\n\
+             [[key]]\nname = \"home-router\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{HOME_SECRET}\"\n\
+             [[key.allow]]\nzone = \"example.info\"\nnames = [\"subspace.example.info\"]\ntypes = [\"A\"]\n",
             pair.server_if, pair.client_v4
         ),
     )
@@ -187,11 +192,11 @@ fn updated_home_address_is_answered_by_xdp_within_milliseconds() {
         )
     );
 
-    // One update through knsupdate (the Debian client), unsigned: the
-    // zone allows the client's address.
+    // One update through knsupdate (the Debian client), signed with the
+    // home router's TSIG key.
     let script = format!(
-        "server {} 53\nzone example.info\nupdate delete subspace.example.info A\n\
-         update add subspace.example.info 60 A 198.19.255.1\nsend\n",
+        "server {} 53\nkey hmac-sha256:home-router {HOME_SECRET}\nzone example.info\n\
+         update delete subspace.example.info A\nupdate add subspace.example.info 60 A 198.19.255.1\nsend\n",
         pair.server_v4
     );
     let mut knsupdate = NetPair::command(&pair.client_ns, "knsupdate")
@@ -304,6 +309,11 @@ fn updated_home_address_is_answered_by_xdp_within_milliseconds() {
     // fsync, and from its end to the end of the XDP table swap.
     let log = dnsd.child.log_text();
     assert_eq!(log.matches("update applied").count(), UPDATES + 1, "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("update applied") && l.contains("home-router")),
+        "the knsupdate update was not applied under the key:\n{log}"
+    );
     for field in ["fsync_us", "publish_us"] {
         let mut v = logged_values(&log, field);
         assert_eq!(v.len(), UPDATES + 1, "{field} in every update line");
