@@ -183,3 +183,50 @@ fn rate_and_size_limits_refuse() {
     );
     assert!(server.log().contains("5 changes, more than the limit of 4"));
 }
+
+#[test]
+fn long_journals_are_compacted() {
+    // dnsd folds a journal of more than 1000 records into one.
+    const UPDATES: u16 = 1010;
+    let mut server = start(1_000_000);
+    for i in 1..=UPDATES {
+        let addr = [198, 18, 10 + (i >> 8) as u8, i as u8];
+        assert_eq!(send(&server, &set_home(i, addr)), 0, "update {i}");
+    }
+    let last = format!("198.18.{}.{}", 10 + (UPDATES >> 8), UPDATES & 0xff);
+    assert!(
+        server.log().contains("journal compacted"),
+        "{}",
+        server.log()
+    );
+    let (ok, text) = journal(&server, false);
+    assert!(ok, "{text}");
+    let records = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("no record count in {text}"));
+    assert!(records < 20, "{records} records after compaction:\n{text}");
+    // The net effect: the source's address gone, the last one there, and
+    // the serial of the last update.
+    assert!(
+        text.contains("- subspace.example.info. 300 IN A 203.0.113.7"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("+ subspace.example.info. 60 IN A {last}")),
+        "{text}"
+    );
+    server.restart();
+    assert_eq!(address(&server, "subspace.example.info"), [last]);
+    let soa = QueryBuilder::new("example.info", rtype::SOA).build();
+    let r = Response::parse(&client::udp(server.addr, &soa, TIMEOUT).unwrap()).unwrap();
+    let serial = r.answer[0]
+        .rdata
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    assert_eq!(serial, (2024060101 + u32::from(UPDATES)).to_string());
+}

@@ -37,6 +37,8 @@ use crate::zone::snapshot::Snapshot;
 
 /// Commands waiting for the updater; more are refused (UDP clients retry).
 const QUEUE: usize = 1024;
+/// A journal with more records than this is folded into one.
+const COMPACT_AFTER: usize = 1000;
 
 enum Command {
     Update(UpdateRequest),
@@ -496,7 +498,7 @@ impl State {
             refuse(UpdateError::ServFail, e.to_string())
         })?;
         let started = Instant::now();
-        let journal = match self.journals.entry(lower) {
+        let journal = match self.journals.entry(lower.clone()) {
             Entry::Occupied(j) => j.into_mut(),
             Entry::Vacant(v) => {
                 let path = journal::path_for(&self.config.journal_dir(), &apex);
@@ -513,10 +515,25 @@ impl State {
         })?;
         let synced = Instant::now();
         self.publish(next);
+        let published = synced.elapsed();
+        if let Some(journal) = self
+            .journals
+            .get_mut(&lower)
+            .filter(|j| j.records() > COMPACT_AFTER)
+        {
+            // The update is durable already; a failed compaction only
+            // leaves the journal long.
+            match journal.compact() {
+                Ok(()) => {
+                    tracing::info!(zone = %apex, journal = %journal.path().display(), "journal compacted")
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
         Ok(Applied {
             zone: apex,
             change: Some(cs),
-            publish: synced.elapsed(),
+            publish: published,
             fsync: synced - started,
         })
     }

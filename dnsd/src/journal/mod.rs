@@ -10,6 +10,7 @@
 //! truncates it away (it was never acknowledged).
 
 mod codec;
+mod compact;
 pub mod text;
 
 pub use codec::CodecError;
@@ -159,6 +160,8 @@ pub struct Journal {
     file: Option<File>,
     /// Bytes of valid records, where the next record goes.
     len: u64,
+    /// Records in the file.
+    records: usize,
 }
 
 impl Journal {
@@ -171,6 +174,7 @@ impl Journal {
             path: path.to_owned(),
             file: None,
             len: contents.valid_len,
+            records: contents.changes.len(),
         };
         if contents.torn_bytes > 0 {
             tracing::warn!(
@@ -220,22 +224,12 @@ impl Journal {
     /// returns Ok the update may be acknowledged. On error the file is cut
     /// back to its previous length, so no partial record stays behind.
     pub fn append(&mut self, cs: &ChangeSet) -> Result<(), JournalError> {
-        let payload = codec::encode(cs).map_err(|error| JournalError::Encode {
-            path: self.path.clone(),
-            error,
-        })?;
-        let len = u32::try_from(payload.len()).map_err(|_| JournalError::Encode {
-            path: self.path.clone(),
-            error: CodecError::TooLong,
-        })?;
-        let mut record = Vec::with_capacity(MAGIC.len() + RECORD_HEADER + payload.len());
         let creating = self.len == 0;
+        let mut record = Vec::new();
         if creating {
             record.extend_from_slice(MAGIC);
         }
-        record.extend_from_slice(&len.to_be_bytes());
-        record.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
-        record.extend_from_slice(&payload);
+        self.encode_record(cs, &mut record)?;
         let start = self.len;
         let err = self.io_err("append");
         let file = self.open_file()?;
@@ -245,6 +239,7 @@ impl Journal {
             return Err(err(e));
         }
         self.len = start + record.len() as u64;
+        self.records += 1;
         if creating {
             // The new file's directory entry must be durable too.
             sync_dir(&self.path).map_err(self.io_err("sync its directory"))?;
@@ -252,10 +247,58 @@ impl Journal {
         Ok(())
     }
 
+    /// `len crc payload` of `cs`, appended to `out`.
+    fn encode_record(&self, cs: &ChangeSet, out: &mut Vec<u8>) -> Result<(), JournalError> {
+        let encode_err = |error| JournalError::Encode {
+            path: self.path.clone(),
+            error,
+        };
+        let payload = codec::encode(cs).map_err(encode_err)?;
+        let len = u32::try_from(payload.len()).map_err(|_| encode_err(CodecError::TooLong))?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
+        out.extend_from_slice(&payload);
+        Ok(())
+    }
+
+    /// Records in the journal.
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    /// Replaces the journal by one record with the same net effect
+    /// ([`compact::merge`]): written to a temporary file, fsynced, renamed
+    /// over the journal, the directory fsynced. A crash at any point leaves
+    /// the old journal or the new one, both complete.
+    pub fn compact(&mut self) -> Result<(), JournalError> {
+        let changes = read(&self.path)?.changes;
+        let Some(merged) = compact::merge(&changes) else {
+            return Ok(());
+        };
+        let mut data = MAGIC.to_vec();
+        self.encode_record(&merged, &mut data)?;
+        let tmp = self.path.with_extension("journal.tmp");
+        let io_err = self.io_err("compact");
+        let written = File::create(&tmp)
+            .and_then(|mut f| f.write_all(&data).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &self.path))
+            .and_then(|()| sync_dir(&self.path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_err(e));
+        }
+        // The old file handle points at the replaced inode.
+        self.file = None;
+        self.len = data.len() as u64;
+        self.records = 1;
+        Ok(())
+    }
+
     /// Deletes the journal file: the zone goes back to its sources.
     pub fn drop_all(&mut self) -> Result<(), JournalError> {
         self.file = None;
         self.len = 0;
+        self.records = 0;
         remove(&self.path)
     }
 }
@@ -397,6 +440,26 @@ mod tests {
         assert!(e.contains("not a dnsd journal"), "{e}");
         // And it was left alone.
         assert_eq!(std::fs::read(&path).unwrap(), b"$ORIGIN example.\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn compaction_keeps_the_net_effect_and_appends_go_on() {
+        let dir = temp_dir("compact");
+        let path = dir.join("z.journal");
+        let (mut j, _) = Journal::open(&path).unwrap();
+        for s in 1..=4 {
+            j.append(&sample(s)).unwrap();
+        }
+        assert_eq!(j.records(), 4);
+        j.compact().unwrap();
+        assert_eq!(j.records(), 1);
+        j.append(&sample(9)).unwrap();
+        let (j2, got) = Journal::open(&path).unwrap();
+        let merged = compact::merge(&(1..=4).map(sample).collect::<Vec<_>>()).unwrap();
+        assert_eq!(got, vec![merged, sample(9)]);
+        assert_eq!(j2.records(), 2);
+        assert!(!path.with_extension("journal.tmp").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
