@@ -37,6 +37,8 @@ use crate::zone::snapshot::Snapshot;
 
 /// Commands waiting for the updater; more are refused (UDP clients retry).
 const QUEUE: usize = 1024;
+/// Rate-limit buckets kept before idle ones are forgotten.
+const MAX_BUCKETS: usize = 1024;
 /// A journal with more records than this is folded into one.
 const COMPACT_AFTER: usize = 1000;
 
@@ -452,6 +454,12 @@ impl State {
             )));
         }
         let now = Instant::now();
+        if self.buckets.len() > MAX_BUCKETS {
+            // A bucket idle for a minute is full again: forgetting it
+            // changes nothing.
+            self.buckets
+                .retain(|_, b| now.saturating_duration_since(b.last) < Duration::from_secs(60));
+        }
         let allowed = self
             .buckets
             .entry(bucket)
