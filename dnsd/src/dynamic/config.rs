@@ -37,7 +37,8 @@ pub struct KeyConfig {
     pub algorithm: String,
     /// Base64 secret inline ...
     pub secret: Option<String>,
-    /// ... or in a file readable by its owner only (mode 0600 or 0400).
+    /// ... or in a file owned by root (or dnsd's user) and readable by its
+    /// owner only (mode 0600 or 0400).
     pub secret_file: Option<PathBuf>,
     /// Updates per minute (token bucket of this size).
     #[serde(default = "default_rate")]
@@ -221,7 +222,8 @@ impl<'de> Deserialize<'de> for AddrPrefix {
 
 impl KeyConfig {
     /// The base64 secret: inline, or read from `secret_file` (resolved
-    /// against `base_dir`), which must not be readable by group or others.
+    /// against `base_dir`), which must belong to root or to the user dnsd
+    /// runs as and must not be readable by group or others.
     pub fn secret_text(&self, base_dir: &Path) -> Result<String, String> {
         match (&self.secret, &self.secret_file) {
             (Some(s), None) => Ok(s.trim().to_owned()),
@@ -229,6 +231,15 @@ impl KeyConfig {
                 let path = base_dir.join(file);
                 let meta = std::fs::metadata(&path)
                     .map_err(|e| format!("secret_file {}: {e}", path.display()))?;
+                // SAFETY: geteuid has no preconditions.
+                let euid = unsafe { libc::geteuid() };
+                if meta.uid() != 0 && meta.uid() != euid {
+                    return Err(format!(
+                        "secret_file {} belongs to uid {}, not to root or to dnsd's user",
+                        path.display(),
+                        meta.uid()
+                    ));
+                }
                 if meta.mode() & 0o077 != 0 {
                     return Err(format!(
                         "secret_file {} is readable by group or others (mode {:o}); chmod 600 it",
@@ -342,6 +353,11 @@ mod tests {
         assert!(e.contains("readable by group or others"), "{e}");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(key.secret_text(&dir).unwrap(), "c2VjcmV0");
+        // Another user's file, even private, is refused.
+        std::os::unix::fs::chown(&file, Some(65534), None)
+            .expect("chown to another user needs root (the tests run as root)");
+        let e = key.validate(&dir).unwrap_err();
+        assert!(e.contains("belongs to uid 65534"), "{e}");
         let both = KeyConfig {
             secret: Some("x".into()),
             ..key
