@@ -95,6 +95,8 @@ pub struct ServerConfig {
     /// Where the journals of dynamic updates live (relative paths are
     /// taken from the config file's directory).
     pub journal_dir: PathBuf,
+    /// A journal with more records than this is compacted into one.
+    pub journal_compact_after: usize,
 }
 
 impl Default for ServerConfig {
@@ -113,6 +115,7 @@ impl Default for ServerConfig {
             query_log: false,
             control_socket: PathBuf::from("/run/dnsd/control.sock"),
             journal_dir: PathBuf::from("/var/lib/dnsd"),
+            journal_compact_after: 1000,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! zone must load cleanly (`dnsd check`, journal included) and after each
 //! restart every acknowledged update must be there, every update must be
 //! whole (both records or neither), and the SOA serial must count exactly
-//! the updates present.
+//! the updates present. The journal is compacted every few dozen updates,
+//! so kills also land inside compactions.
 //!
 //! Loopback only; the stream is bounded in count and time per round.
 
@@ -27,6 +28,8 @@ const MAX_ROUND_TIME: Duration = Duration::from_secs(10);
 /// The kill comes at a random moment in this window after the stream starts.
 const KILL_WINDOW_MS: u64 = 400;
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// dnsd's `journal_compact_after` here.
+const COMPACT_AFTER: usize = 16;
 /// The example zone's serial.
 const INITIAL_SERIAL: u32 = 2024060101;
 
@@ -137,6 +140,8 @@ fn acknowledged_updates_survive_sigkill() {
         .option("update_max_changes = 10");
     let mut server = Dnsd::new(&[zone])
         .server_option("journal_dir = \"journal\"")
+        // Compacted often, so that kills also land inside compactions.
+        .server_option(&format!("journal_compact_after = {COMPACT_AFTER}"))
         .start();
     let config = server.dir().join("dnsd.toml");
     let mut present: Vec<u32> = Vec::new();
@@ -213,4 +218,8 @@ fn acknowledged_updates_survive_sigkill() {
     }
     let log = server.log();
     assert!(!log.contains("panicked"), "dnsd panicked:\n{log}");
+    assert!(
+        log.matches("journal compacted").count() >= ROUNDS,
+        "too few compactions to test crashes during them:\n{log}"
+    );
 }

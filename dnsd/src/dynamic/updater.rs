@@ -39,8 +39,6 @@ use crate::zone::snapshot::Snapshot;
 const QUEUE: usize = 1024;
 /// Rate-limit buckets kept before idle ones are forgotten.
 const MAX_BUCKETS: usize = 1024;
-/// A journal with more records than this is folded into one.
-const COMPACT_AFTER: usize = 1000;
 
 enum Command {
     Update(UpdateRequest),
@@ -527,7 +525,7 @@ impl State {
         if let Some(journal) = self
             .journals
             .get_mut(&lower)
-            .filter(|j| j.records() > COMPACT_AFTER)
+            .filter(|j| j.records() > self.config.server.journal_compact_after)
         {
             // The update is durable already; a failed compaction only
             // leaves the journal long.
