@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::dynamic::config::{AddrPrefix, DEFAULT_MAX_CHANGES, DEFAULT_RATE, KeyConfig};
 use crate::wire::name::Name;
 
 /// Why a configuration cannot be used.
@@ -58,6 +59,9 @@ pub struct Config {
     pub xdp: XdpConfig,
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    /// TSIG keys and their update policies (`[[key]]`).
+    #[serde(default, rename = "key")]
+    pub keys: Vec<KeyConfig>,
     /// The dyndns2 HTTP(S) update endpoint; absent means off.
     #[serde(default)]
     pub dyndns: Option<crate::dyndns::DyndnsConfig>,
@@ -88,6 +92,11 @@ pub struct ServerConfig {
     /// Unix socket for `dnsd stats` and `dnsd reload` (relative paths are
     /// taken from the config file's directory).
     pub control_socket: PathBuf,
+    /// Where the journals of dynamic updates live (relative paths are
+    /// taken from the config file's directory).
+    pub journal_dir: PathBuf,
+    /// A journal with more records than this is compacted into one.
+    pub journal_compact_after: usize,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +114,8 @@ impl Default for ServerConfig {
             tcp_max_connections_per_client: 32,
             query_log: false,
             control_socket: PathBuf::from("/run/dnsd/control.sock"),
+            journal_dir: PathBuf::from("/var/lib/dnsd"),
+            journal_compact_after: 1000,
         }
     }
 }
@@ -174,6 +185,38 @@ pub struct ZoneConfig {
     /// SOA serial for tinydns `.` lines (default: SOURCE_DATE_EPOCH, else the
     /// file's last git commit time, else its mtime).
     pub serial: Option<u32>,
+    /// Clients allowed to send unsigned dynamic updates (RFC 2136) for this
+    /// zone; empty means only TSIG-signed updates.
+    #[serde(default)]
+    pub allow_update_from: Vec<AddrPrefix>,
+    /// Unsigned updates per minute per client address.
+    #[serde(default = "default_update_rate")]
+    pub update_rate: u32,
+    /// Most update-section records in one unsigned UPDATE.
+    #[serde(default = "default_update_max_changes")]
+    pub update_max_changes: usize,
+}
+
+impl Default for ZoneConfig {
+    fn default() -> ZoneConfig {
+        ZoneConfig {
+            name: None,
+            file: PathBuf::new(),
+            format: ZoneFormat::default(),
+            wildcards: WildcardMode::default(),
+            serial: None,
+            allow_update_from: Vec::new(),
+            update_rate: DEFAULT_RATE,
+            update_max_changes: DEFAULT_MAX_CHANGES,
+        }
+    }
+}
+
+fn default_update_rate() -> u32 {
+    DEFAULT_RATE
+}
+fn default_update_max_changes() -> usize {
+    DEFAULT_MAX_CHANGES
 }
 
 impl Config {
@@ -217,6 +260,19 @@ impl Config {
         }
         if let Some(d) = &self.dyndns {
             d.validate().map_err(invalid)?;
+            // Each HTTP user acts under a key's update policy.
+            for u in &d.users {
+                if !self
+                    .keys
+                    .iter()
+                    .any(|k| k.name.eq_ignore_ascii_case(&u.key))
+                {
+                    return Err(invalid(format!(
+                        "dyndns user {}: no [[key]] named {:?}",
+                        u.name, u.key
+                    )));
+                }
+            }
         }
         for (i, z) in self.zones.iter().enumerate() {
             match (&z.name, z.format) {
@@ -233,6 +289,22 @@ impl Config {
                 }
                 _ => {}
             }
+            if z.update_rate == 0 {
+                return Err(invalid(format!(
+                    "zone #{}: update_rate must be at least 1",
+                    i + 1
+                )));
+            }
+        }
+        for (i, k) in self.keys.iter().enumerate() {
+            k.validate(&self.base_dir)
+                .map_err(|e| invalid(format!("key #{} ({}): {e}", i + 1, k.name)))?;
+            if self.keys[..i]
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(&k.name))
+            {
+                return Err(invalid(format!("key {} is defined twice", k.name)));
+            }
         }
         Ok(())
     }
@@ -240,6 +312,11 @@ impl Config {
     /// The control socket's path, resolved against the config's directory.
     pub fn control_socket(&self) -> PathBuf {
         self.base_dir.join(&self.server.control_socket)
+    }
+
+    /// The journal directory, resolved against the config's directory.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.base_dir.join(&self.server.journal_dir)
     }
 
     /// A zone's file, resolved against the config's directory.
@@ -287,10 +364,64 @@ mod tests {
     }
 
     #[test]
+    fn parses_update_settings() {
+        let c = Config::parse(
+            r#"
+            [server]
+            journal_dir = "journal"
+            [[zone]]
+            name = "example.info"
+            file = "z"
+            allow_update_from = ["127.0.0.1/32", "2001:db8::/32"]
+            update_rate = 600
+            [[key]]
+            name = "home-router"
+            algorithm = "hmac-sha512"
+            secret = "c2VjcmV0"
+            rate = 10
+            [[key.allow]]
+            zone = "example.info"
+            names = ["subspace.example.info", "subtree:dyn.example.info"]
+            types = ["A", "AAAA"]
+            "#,
+            Path::new("/etc/dnsd/dnsd.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.journal_dir(), Path::new("/etc/dnsd/journal"));
+        assert_eq!(c.zones[0].allow_update_from.len(), 2);
+        assert_eq!(c.zones[0].update_rate, 600);
+        assert_eq!(c.zones[0].update_max_changes, DEFAULT_MAX_CHANGES);
+        let k = &c.keys[0];
+        assert_eq!((k.rate, k.max_changes), (10, DEFAULT_MAX_CHANGES));
+        let sub = Name::parse_text("a.dyn.example.info").unwrap();
+        assert!(k.allow[0].allows(&sub, crate::wire::rdata::Rtype::AAAA));
+        assert!(!k.allow[0].allows(&sub, crate::wire::rdata::Rtype::TXT));
+        let bad = |text: &str| {
+            Config::parse(text, Path::new("x.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad("[[key]]\nname = \"k\"\nalgorithm = \"md5\"\nsecret = \"eA==\"\n");
+        assert!(e.contains("key #1 (k): unknown TSIG algorithm"), "{e}");
+        let e = bad("[[key]]\nname = \"k\"\n");
+        assert!(e.contains("exactly one of"), "{e}");
+        let e = bad("[[key]]\nname = \"k\"\nsecret = \"not base64!\"\n");
+        assert!(e.contains("not valid base64"), "{e}");
+        let e =
+            bad("[[zone]]\nname = \"a\"\nfile = \"f\"\nallow_update_from = [\"10.0.0.0/40\"]\n");
+        assert!(e.contains("line 4"), "{e}");
+        let e = bad(
+            "[[key]]\nname = \"k\"\nsecret = \"eA==\"\n[[key.allow]]\nzone = \"x\"\ntypes = [\"BOGUS\"]\n",
+        );
+        assert!(e.contains("unknown record type"), "{e}");
+    }
+
+    #[test]
     fn dyndns_table_is_optional_and_validated() {
         let c = Config::parse("", Path::new("/etc/dnsd/dnsd.toml")).unwrap();
         assert!(c.dyndns.is_none());
-        let users = "[[dyndns.user]]\nname = \"r\"\npassword_file = \"r.pw\"\nkey = \"k\"\n";
+        let users = "[[dyndns.user]]\nname = \"r\"\npassword_file = \"r.pw\"\nkey = \"k\"\n\
+                     [[key]]\nname = \"k\"\nsecret = \"eA==\"\n";
         let c = Config::parse(
             &format!("[dyndns]\nlisten = [\"[::1]:8053\"]\n{users}"),
             Path::new("/etc/dnsd/dnsd.toml"),
@@ -298,6 +429,14 @@ mod tests {
         .unwrap();
         let d = c.dyndns.unwrap();
         assert_eq!(d.resolve(Path::new("r.pw")), Path::new("/etc/dnsd/r.pw"));
+        // A user must act under a key that exists.
+        let e = Config::parse(
+            "[dyndns]\nlisten = [\"[::1]:8053\"]\n[[dyndns.user]]\nname = \"r\"\npassword = \"p\"\nkey = \"nope\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no [[key]] named \"nope\""), "{e}");
         let e = Config::parse(
             &format!("[dyndns]\nlisten = [\"0.0.0.0:80\"]\n{users}"),
             Path::new("x.toml"),

@@ -1,4 +1,4 @@
-//! The `dnsd` command: `serve` and `check`.
+//! The `dnsd` command: `serve`, `check`, and the control commands.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,11 +11,14 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use dnsd::config::Config;
 use dnsd::control;
+use dnsd::dynamic::load::{self, LoadError, Loaded};
+use dnsd::dynamic::updater::{self, Updater};
 use dnsd::engine::{Engine, EngineSettings, Responder};
+use dnsd::journal;
 use dnsd::reload::{self, ZoneWatcher};
 use dnsd::server::{Server, ServerStats};
+use dnsd::wire::name::Name;
 use dnsd::xdp_service::XdpService;
-use dnsd::zone::compile::{self, Compiled};
 use dnsd::zone::snapshot::Snapshot;
 
 const DEFAULT_CONFIG: &str = "/etc/dnsd/dnsd.toml";
@@ -50,6 +53,19 @@ enum Command {
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Show the dynamic updates (RFC 2136, dyndns) in effect for ZONE, or
+    /// drop them with --drop (the zone goes back to its source file; a
+    /// running daemon reloads it).
+    Journal {
+        /// The zone's apex, e.g. example.info.
+        zone: String,
+        /// Delete the zone's journal.
+        #[arg(long)]
+        drop: bool,
+        /// Configuration file (names the journal directory and control socket).
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
     /// Validate the configuration and every zone, like named-checkzone:
     /// exit 0 with one line per zone, or print every error as
     /// `file:line: message` and exit 1.
@@ -67,6 +83,7 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::Stats { config } => control_request(&config, "stats"),
         Command::Reload { config } => control_request(&config, "reload"),
+        Command::Journal { zone, drop, config } => journal_command(&config, &zone, drop),
     };
     match result {
         Ok(code) => code,
@@ -84,10 +101,14 @@ fn print_diagnostics<'a>(diags: impl IntoIterator<Item = &'a dnsd::zone::source:
     }
 }
 
+/// Checks the zones with their journals replayed (read only: a running
+/// server may be appending).
 fn check(path: &Path) -> Result<ExitCode> {
     let config = Config::load(path)?;
-    match compile::compile(&config) {
-        Ok(Compiled { snapshot, warnings }) => {
+    match load::load(&config, false) {
+        Ok(Loaded {
+            snapshot, warnings, ..
+        }) => {
             print_diagnostics(&warnings);
             for zone in &snapshot.zones {
                 println!(
@@ -100,12 +121,43 @@ fn check(path: &Path) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
+        Err(LoadError::Compile(e)) => {
             print_diagnostics(&e.diagnostics);
             eprintln!("dnsd: {}: {e}", path.display());
             Ok(ExitCode::FAILURE)
         }
+        Err(e) => {
+            eprintln!("dnsd: {}: {e}", path.display());
+            Ok(ExitCode::FAILURE)
+        }
     }
+}
+
+/// `dnsd journal ZONE [--drop]`: through the running daemon when there is
+/// one (it owns the journal), from the file otherwise.
+fn journal_command(path: &Path, zone: &str, drop: bool) -> Result<ExitCode> {
+    let config = Config::load(path)?;
+    let apex = Name::parse_text(zone).with_context(|| format!("bad zone name {zone:?}"))?;
+    let command = format!("journal{} {apex}", if drop { "-drop" } else { "" });
+    let answer = match control::request(&config.control_socket(), &command) {
+        Ok(answer) => answer,
+        Err(control::ControlError::Io { op, .. }) if op.starts_with("connect") => {
+            let file = journal::path_for(&config.journal_dir(), &apex);
+            if drop {
+                journal::remove(&file)?;
+                format!("dropped the journal of {apex} ({})\n", file.display())
+            } else {
+                updater::show(&apex, &journal::read(&file)?.changes)
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print!("{answer}");
+    Ok(if answer.starts_with("error") {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Sends one command to the running daemon and prints its answer.
@@ -151,39 +203,40 @@ fn init_logging(config: &Config) {
         .init();
 }
 
-/// Compiles the zones, logging every diagnostic; `None` on errors.
-fn load_zones(config: &Config) -> Option<Snapshot> {
-    match compile::compile(config) {
-        Ok(Compiled { snapshot, warnings }) => {
-            for w in &warnings {
+/// Compiles the zones and replays their journals, logging every
+/// diagnostic; `None` on errors.
+fn load_zones(config: &Config) -> Option<Loaded> {
+    match load::load(config, true) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
                 tracing::warn!("{w}");
             }
-            Some(snapshot)
+            Some(loaded)
         }
-        Err(e) => {
+        Err(LoadError::Compile(e)) => {
             for d in &e.diagnostics {
                 tracing::error!("{d}");
             }
+            None
+        }
+        Err(e) => {
+            tracing::error!("{e}");
             None
         }
     }
 }
 
 fn describe_zones(snapshot: &Snapshot) -> String {
-    snapshot
-        .zones
-        .iter()
-        .map(|z| format!("{} (serial {})", z.apex, z.serial()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    updater::describe(snapshot)
 }
 
 fn serve(path: &Path) -> Result<ExitCode> {
     let config = Config::load(path)?;
     init_logging(&config);
-    let Some(snapshot) = load_zones(&config) else {
+    let Some(loaded) = load_zones(&config) else {
         anyhow::bail!("{}: zone data has errors; not starting", path.display());
     };
+    let snapshot = loaded.snapshot.clone();
     let server = Server::bind(&config.server).context("cannot bind the listen addresses")?;
     let stats = server.stats();
     let control_path = config.control_socket();
@@ -201,6 +254,24 @@ fn serve(path: &Path) -> Result<ExitCode> {
     };
     let xdp = Arc::new(XdpService::start(&config, &snapshot, settings));
     let engine = Arc::new(Engine::new(snapshot, settings));
+    // Every change to the zones from here on goes through this thread.
+    let updater = Updater::start(
+        config.clone(),
+        loaded,
+        Arc::clone(&engine),
+        Arc::clone(&xdp),
+    )
+    .context("cannot start the updater thread")?;
+    let server = server.with_updates(Arc::new(updater.clone()));
+    // The dyndns2 endpoint, bound before anything is served so that a bad
+    // address stops the start.
+    let dyndns = match &config.dyndns {
+        Some(d) => Some((
+            dnsd::dyndns::Listener::bind(d).context("dyndns endpoint")?,
+            Arc::new(updater.clone()),
+        )),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -219,31 +290,52 @@ fn serve(path: &Path) -> Result<ExitCode> {
         let mut watcher = watch_zones(path, Some(&config));
         let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<oneshot::Sender<String>>();
         let xdp_stats = Arc::clone(&xdp);
-        let handler: control::Handler = Arc::new(move |command: &str| match command {
-            "stats" => {
-                let mut text = stats_text(&stats);
-                match xdp_stats.as_ref() {
-                    Some(x) => text.push_str(&x.stats_text()),
-                    None => text.push_str("xdp.attached 0\n"),
+        let journals = updater.clone();
+        let handler: control::Handler =
+            Arc::new(move |command: &str| match command.split_once(' ') {
+                Some(("journal", zone)) | Some(("journal-drop", zone)) => {
+                    match Name::parse_text(zone) {
+                        Ok(apex) => {
+                            journals.journal_blocking(apex, command.starts_with("journal-drop"))
+                        }
+                        Err(e) => format!("error: bad zone name {zone:?}: {e}\n"),
+                    }
                 }
-                text
-            }
-            "reload" => {
-                let (tx, rx) = oneshot::channel();
-                if reload_tx.send(tx).is_err() {
-                    return "error: shutting down\n".into();
-                }
-                rx.blocking_recv()
-                    .unwrap_or_else(|_| "error: shutting down\n".into())
-            }
-            other => format!("error: unknown command {other:?}; try stats or reload\n"),
-        });
+                _ => match command {
+                    "stats" => {
+                        let mut text = stats_text(&stats);
+                        match xdp_stats.as_ref() {
+                            Some(x) => text.push_str(&x.stats_text()),
+                            None => text.push_str("xdp.attached 0\n"),
+                        }
+                        text
+                    }
+                    "reload" => {
+                        let (tx, rx) = oneshot::channel();
+                        if reload_tx.send(tx).is_err() {
+                            return "error: shutting down\n".into();
+                        }
+                        rx.blocking_recv()
+                            .unwrap_or_else(|_| "error: shutting down\n".into())
+                    }
+                    other => format!(
+                        "error: unknown command {other:?}; try stats, reload or journal ZONE\n"
+                    ),
+                },
+            });
         let control_task = tokio::spawn(control::serve(control_listener, handler));
+        let dyndns_task = dyndns.map(|(listener, sink)| {
+            tokio::spawn(async move {
+                if let Err(e) = listener.serve(sink).await {
+                    tracing::error!("dyndns endpoint stopped: {e}");
+                }
+            })
+        });
         loop {
             tokio::select! {
                 Some(reply) = reload_rx.recv() => {
                     tracing::info!("reload requested on the control socket");
-                    let ok = reload(path, &engine, xdp.as_ref().as_ref(), &mut watcher);
+                    let ok = reload(path, &updater, &mut watcher).await;
                     let _ = reply.send(if ok {
                         format!("reloaded: {}\n", describe_zones(&engine.snapshot()))
                     } else {
@@ -252,11 +344,11 @@ fn serve(path: &Path) -> Result<ExitCode> {
                 }
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading");
-                    reload(path, &engine, xdp.as_ref().as_ref(), &mut watcher);
+                    reload(path, &updater, &mut watcher).await;
                 }
                 Some(file) = changed(&mut watcher) => {
                     tracing::info!("{} changed: reloading", file.display());
-                    reload(path, &engine, xdp.as_ref().as_ref(), &mut watcher);
+                    reload(path, &updater, &mut watcher).await;
                 }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
@@ -265,6 +357,9 @@ fn serve(path: &Path) -> Result<ExitCode> {
         }
         tracing::info!("shutting down");
         control_task.abort();
+        if let Some(t) = dyndns_task {
+            t.abort();
+        }
         let _ = std::fs::remove_file(&control_path);
         let _ = stop_tx.send(true);
         server_outcome(server_task.await)
@@ -282,16 +377,12 @@ fn server_outcome(
     }
 }
 
-/// Re-reads the config and its zones; keeps the old snapshot on any error.
-/// The watch list follows the config, and is updated *before* compiling so
-/// that an edit made during a reload is not lost: it reloads again.
-/// Returns whether the new zones are live.
-fn reload(
-    path: &Path,
-    engine: &Engine,
-    xdp: Option<&XdpService>,
-    watcher: &mut Option<ZoneWatcher>,
-) -> bool {
+/// Re-reads the config and its zones, journals replayed, in the updater
+/// (so a reload never races an update); keeps the old snapshot on any
+/// error. The watch list follows the config, and is updated *before*
+/// compiling so that an edit made during a reload is not lost: it reloads
+/// again. Returns whether the new zones are live.
+async fn reload(path: &Path, updater: &Updater, watcher: &mut Option<ZoneWatcher>) -> bool {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -311,17 +402,13 @@ fn reload(
         }
         *watcher = new;
     }
-    match load_zones(&config) {
-        Some(snapshot) => {
-            tracing::info!("reloaded: {}", describe_zones(&snapshot));
-            if let Some(x) = xdp {
-                x.update(&snapshot);
-            }
-            engine.replace(snapshot);
+    match updater.reload(config).await {
+        Ok(zones) => {
+            tracing::info!("reloaded: {zones}");
             true
         }
-        None => {
-            tracing::error!("reload failed, still serving the old zones");
+        Err(e) => {
+            tracing::error!("reload failed, still serving the old zones: {e}");
             false
         }
     }

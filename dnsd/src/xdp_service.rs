@@ -96,9 +96,12 @@ impl XdpService {
     /// atomic switch. On failure XDP passes nothing stale: the program is
     /// detached and userspace answers everything.
     pub fn update(&self, snapshot: &Snapshot) {
+        let started = std::time::Instant::now();
         let table = table::build(snapshot, &self.settings);
+        let built = started.elapsed();
         let mut program = self.program.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = program.load_table(&table) {
+        let loaded = program.load_table(&table);
+        if let Err(e) = loaded {
             tracing::error!(
                 "XDP table update failed ({e}); detaching so that userspace answers everything"
             );
@@ -107,7 +110,12 @@ impl XdpService {
                 let _ = program.detach(&iface);
             }
         } else {
-            tracing::info!(entries = table.entries.len(), "XDP table updated");
+            tracing::info!(
+                entries = table.entries.len(),
+                build_us = built.as_micros() as u64,
+                load_us = (started.elapsed() - built).as_micros() as u64,
+                "XDP table updated"
+            );
         }
     }
 

@@ -8,13 +8,16 @@
 //!   walks raw responses to check structural rules (counts, compression).
 //! * [`normalize`] parses a response with the `domain` crate, independent of
 //!   dnsd's own wire code, into a form two servers' answers can be compared in.
+//! * [`update`] builds RFC 2136 UPDATE messages.
 //! * [`zonefile`] reads the RFC 1035 fixtures with `domain`'s zone file parser.
 
 pub mod client;
 pub mod netns;
 pub mod normalize;
+pub mod rng;
 pub mod servers;
 pub mod stats;
+pub mod update;
 pub mod wire;
 pub mod zonefile;
 

@@ -265,6 +265,24 @@ impl Drop for NsChild {
     }
 }
 
+/// dnsd started in a namespace ([`NsChild`]) and its control socket.
+pub struct NsDnsd {
+    pub child: NsChild,
+    pub control: std::path::PathBuf,
+}
+
+impl NsDnsd {
+    /// Fails the test with `why` and dnsd's log.
+    pub fn fail(&self, why: &str) -> ! {
+        panic!("dnsd: {why}; its log:\n{}", self.child.log_text())
+    }
+
+    /// The counters, from the control socket (what `dnsd stats` prints).
+    pub fn stats(&self) -> crate::stats::Stats {
+        crate::stats::query(&self.control).unwrap_or_else(|e| self.fail(&e))
+    }
+}
+
 /// Loads `r0 = XDP_PASS; exit` and attaches it to `ifname` (in the calling
 /// thread's network namespace) in native mode through a BPF link.
 fn xdp_pass_link(ifname: &str) -> Result<std::os::fd::OwnedFd, String> {

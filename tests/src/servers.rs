@@ -67,6 +67,8 @@ pub struct Zone {
     /// `Some("tinydns")` or `Some("rfc4592")`; `None` leaves the default.
     pub wildcards: Option<&'static str>,
     pub serial: Option<u32>,
+    /// Extra lines for dnsd's `[[zone]]` entry, e.g. `allow_update_from = [...]`.
+    pub options: Vec<String>,
 }
 
 impl Zone {
@@ -78,6 +80,7 @@ impl Zone {
             format: Format::Rfc1035,
             wildcards: None,
             serial: None,
+            options: Vec::new(),
         }
     }
 
@@ -89,6 +92,7 @@ impl Zone {
             format: Format::Tinydns,
             wildcards: None,
             serial: None,
+            options: Vec::new(),
         }
     }
 
@@ -99,6 +103,12 @@ impl Zone {
 
     pub fn serial(mut self, serial: u32) -> Zone {
         self.serial = Some(serial);
+        self
+    }
+
+    /// An extra line for dnsd's `[[zone]]` entry.
+    pub fn option(mut self, line: &str) -> Zone {
+        self.options.push(line.to_string());
         self
     }
 }
@@ -264,6 +274,10 @@ pub struct Server {
     child: Option<Child>,
     log: PathBuf,
     dir: TempDir,
+    /// How to start it again ([`Server::restart`]).
+    program: std::ffi::OsString,
+    args: Vec<std::ffi::OsString>,
+    probe: String,
 }
 
 impl Server {
@@ -312,15 +326,9 @@ impl Server {
         probe: &str,
     ) -> Server {
         let log = dir.path().join("server.log");
-        let out = fs::File::create(&log).expect("create log file");
-        let err = out.try_clone().expect("clone log file");
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .process_group(0);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {kind} ({cmd:?}): {e}"));
+        let program = cmd.get_program().to_owned();
+        let args = cmd.get_args().map(ToOwned::to_owned).collect();
+        let child = Self::launch(kind, &mut cmd, &log);
         let mut server = Server {
             kind,
             addr,
@@ -329,9 +337,49 @@ impl Server {
             child: Some(child),
             log,
             dir,
+            program,
+            args,
+            probe: probe.to_owned(),
         };
         server.wait_ready(probe);
         server
+    }
+
+    /// Starts `cmd` in its own process group, output appended to `log`.
+    fn launch(kind: Kind, cmd: &mut Command, log: &Path) -> Child {
+        let out = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open log file");
+        let err = out.try_clone().expect("clone log file");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .process_group(0);
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("cannot start {kind} ({cmd:?}): {e}"))
+    }
+
+    /// Kills the server with SIGKILL, as a crash would: no cleanup.
+    pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: signals our own unreaped child's process group.
+        unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+        let _ = child.wait();
+    }
+
+    /// Starts the same command again in the same directory (after
+    /// [`Server::kill`] or [`Server::stop`]) and waits until it answers.
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args).current_dir(self.dir.path());
+        self.child = Some(Self::launch(self.kind, &mut cmd, &self.log));
+        let probe = self.probe.clone();
+        self.wait_ready(&probe);
     }
 
     fn wait_ready(&mut self, probe: &str) {
@@ -469,6 +517,8 @@ fn toml_str(s: &str) -> String {
 pub struct Dnsd {
     zones: Vec<Zone>,
     server_lines: Vec<String>,
+    /// Appended to the config after the zones (`[[key]]`, `[dyndns]`...).
+    extra: String,
     ipv6: bool,
     probe: Option<String>,
 }
@@ -478,6 +528,7 @@ impl Dnsd {
         Dnsd {
             zones: zones.to_vec(),
             server_lines: Vec::new(),
+            extra: String::new(),
             ipv6: false,
             probe: None,
         }
@@ -486,6 +537,13 @@ impl Dnsd {
     /// An extra line for the `[server]` table, e.g. `tcp_idle_timeout_ms = 1500`.
     pub fn server_option(mut self, line: &str) -> Dnsd {
         self.server_lines.push(line.to_string());
+        self
+    }
+
+    /// Text appended to the config file after the zones.
+    pub fn config_text(mut self, text: &str) -> Dnsd {
+        self.extra.push_str(text);
+        self.extra.push('\n');
         self
     }
 
@@ -539,7 +597,12 @@ impl Dnsd {
             if let Some(s) = z.serial {
                 let _ = writeln!(conf, "serial = {s}");
             }
+            for line in &z.options {
+                let _ = writeln!(conf, "{line}");
+            }
         }
+        conf.push('\n');
+        conf.push_str(&self.extra);
         let path = dir.join("dnsd.toml");
         fs::write(&path, conf).expect("write dnsd.toml");
         (path, addrs)

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dnsd_e2e::netns::{self, NetPair, NsChild, require_root};
+use dnsd_e2e::netns::{self, NetPair, NsChild, NsDnsd, require_root};
 use dnsd_e2e::normalize::Response;
 use dnsd_e2e::servers::dnsd_binary;
 use dnsd_e2e::stats;
@@ -133,22 +133,6 @@ fn hex(b: &[u8]) -> String {
 
 // ---------------------------------------------------------------------------
 
-struct Daemon {
-    child: NsChild,
-    control: PathBuf,
-}
-
-impl Daemon {
-    fn fail(&self, why: &str) -> ! {
-        panic!("dnsd: {why}; its log:\n{}", self.child.log_text())
-    }
-
-    /// The counters, from the control socket (what `dnsd stats` prints).
-    fn stats(&self) -> BTreeMap<String, u64> {
-        stats::query(&self.control).unwrap_or_else(|e| self.fail(&e))
-    }
-}
-
 fn answered(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> u64 {
     stats::xdp_answered(before, after)
 }
@@ -196,7 +180,7 @@ struct StreamResult {
 struct Setup {
     // Dropped in this order: dnsd, the client's XDP program, the
     // namespaces, the directory.
-    dnsd: Daemon,
+    dnsd: NsDnsd,
     _client_xdp: std::os::fd::OwnedFd,
     pair: NetPair,
     _dir: tempfile::TempDir,
@@ -247,7 +231,7 @@ impl Setup {
             dir.path().join("dnsd.log"),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let dnsd = Daemon {
+        let dnsd = NsDnsd {
             child,
             control: dir.path().join("control.sock"),
         };

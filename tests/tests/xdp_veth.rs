@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use dnsd_e2e::netns::{self, NetPair, NsChild, require_root};
 use dnsd_e2e::normalize::Response;
+use dnsd_e2e::rng::{Rng, seed};
 use dnsd_e2e::servers::dnsd_binary;
 use dnsd_e2e::stats;
 use dnsd_e2e::wire::{Edns, QueryBuilder, class, rcode, rtype};
@@ -299,43 +300,6 @@ const XDP_CASES: &[(&str, u16, Expect)] = &[
     ("25.2.0.192.in-addr.arpa", rtype::PTR, ANSWER),
     ("7.2.0.192.in-addr.arpa", rtype::PTR, NXDOMAIN),
 ];
-
-/// A small deterministic generator (xorshift64*) for 0x20 letter case.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// `name` with each letter's case flipped at random (RFC 4343 0x20).
-    fn case(&mut self, name: &str) -> String {
-        name.chars()
-            .map(|c| {
-                if c.is_ascii_alphabetic() && self.next() & 1 == 1 {
-                    (c as u8 ^ 0x20) as char
-                } else {
-                    c
-                }
-            })
-            .collect()
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("DNSD_E2E_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-                | 1
-        })
-}
 
 struct Case {
     label: String,

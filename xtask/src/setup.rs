@@ -38,6 +38,7 @@ const PEER_PACKAGES: &[&str] = &[
     "iproute2",
     "iputils-ping",
     "ethtool",
+    "openssl", // HMACs of the hand-signed TSIG requests (tests/tests/update_rfc2136.rs)
     // tests/tests/old_kernel.rs boots Linux 5.10 with the XDP loader.
     "qemu-system-x86",
     "busybox-static",

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::config::ServerConfig;
@@ -208,14 +208,69 @@ pub(crate) struct Settings {
     pub query_log: bool,
 }
 
+/// An RFC 2136 UPDATE as received, waiting for its response. Updates
+/// are not answered by the [`Responder`]: they wait for a journal fsync,
+/// so they go to an [`UpdateSink`] and the socket loop moves on.
+#[derive(Debug)]
+pub struct UpdateRequest {
+    pub message: Vec<u8>,
+    pub client: SocketAddr,
+    pub transport: Transport,
+    /// Gets the response; dropped without one when nothing must be sent.
+    pub reply: oneshot::Sender<Vec<u8>>,
+}
+
+/// Where the server hands UPDATE messages (the dynamic-zone updater).
+pub trait UpdateSink: Send + Sync + 'static {
+    /// Queues `request`; false when the queue is full (it is dropped, and
+    /// the client retries as for any lost UDP message).
+    fn submit(&self, request: UpdateRequest) -> bool;
+}
+
+/// The OPCODE of a query message (RFC 1035 §4.1.1), None for a response
+/// or a message without a header.
+pub(crate) fn query_opcode(message: &[u8]) -> Option<u8> {
+    let flags = *message.get(2)?;
+    if message.len() < 12 || flags & 0x80 != 0 {
+        return None;
+    }
+    Some((flags >> 3) & 0x0f)
+}
+
+/// OPCODE UPDATE (RFC 2136 §1.3).
+const OPCODE_UPDATE: u8 = 5;
+
 /// What every server task shares.
 pub(crate) struct Context {
     pub responder: Arc<dyn Responder>,
+    pub updates: Option<Arc<dyn UpdateSink>>,
     pub stats: Arc<ServerStats>,
     pub settings: Settings,
 }
 
 impl Context {
+    /// Hands an UPDATE to the sink, if there is one and `message` is an
+    /// UPDATE; the receiver then gets the response. None: not an UPDATE
+    /// (or no sink), answer it with [`Context::respond`].
+    pub fn submit_update(&self, request: &Request<'_>) -> Option<oneshot::Receiver<Vec<u8>>> {
+        let sink = self.updates.as_ref()?;
+        if query_opcode(request.message) != Some(OPCODE_UPDATE) {
+            return None;
+        }
+        let (reply, rx) = oneshot::channel();
+        let queued = sink.submit(UpdateRequest {
+            message: request.message.to_vec(),
+            client: request.client,
+            transport: request.transport,
+            reply,
+        });
+        if !queued {
+            bump(&self.stats.dropped);
+            tracing::warn!(client = %request.client, "update queue full; UPDATE dropped");
+        }
+        Some(rx)
+    }
+
     /// Runs the responder on one query. Returns false when nothing must be
     /// sent. A panicking responder loses only this query, not the socket loop.
     pub fn respond(&self, request: &Request<'_>, out: &mut Vec<u8>) -> bool {
@@ -280,6 +335,7 @@ pub struct Server {
     listeners: Vec<Listener>,
     settings: Settings,
     stats: Arc<ServerStats>,
+    updates: Option<Arc<dyn UpdateSink>>,
 }
 
 impl Server {
@@ -309,7 +365,14 @@ impl Server {
                 query_log: config.query_log,
             },
             stats: Arc::new(ServerStats::default()),
+            updates: None,
         })
+    }
+
+    /// Sends UPDATE messages (RFC 2136) to `sink` instead of the responder.
+    pub fn with_updates(mut self, sink: Arc<dyn UpdateSink>) -> Server {
+        self.updates = Some(sink);
+        self
     }
 
     /// The bound addresses, in the order of `config.listen`.
@@ -337,6 +400,7 @@ impl Server {
     ) -> Result<(), ServerError> {
         let ctx = Arc::new(Context {
             responder,
+            updates: self.updates,
             stats: self.stats,
             settings: self.settings,
         });
@@ -362,7 +426,7 @@ impl Server {
                 })?;
                 let (ctx, stop) = (Arc::clone(&ctx), stop_rx.clone());
                 tasks.spawn(async move {
-                    udp::serve(socket, pktinfo, ctx, stop).await;
+                    udp::serve(Arc::new(socket), pktinfo, ctx, stop).await;
                     format!("udp {local}")
                 });
             }

@@ -274,11 +274,18 @@ async fn converse(
                 transport: Transport::Tcp,
                 client,
             };
-            if !ctx.respond(&request, &mut out) {
+            if let Some(reply) = ctx.submit_update(&request) {
+                // Responses stay in order: this connection waits.
+                match reply.await {
+                    Ok(r) => out = r,
+                    Err(_) => continue,
+                }
+            } else if !ctx.respond(&request, &mut out) {
                 ctx.log_query(&request, None);
                 continue;
+            } else {
+                ctx.log_query(&request, Some(&out));
             }
-            ctx.log_query(&request, Some(&out));
             // ctx.respond guarantees out.len() <= MAX_MESSAGE.
             let Ok(out_len) = u16::try_from(out.len()) else {
                 continue;

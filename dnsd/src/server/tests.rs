@@ -72,7 +72,11 @@ impl Running {
 }
 
 fn start(config: &ServerConfig) -> Running {
-    let server = Server::bind(config).unwrap();
+    run(Server::bind(config).unwrap())
+}
+
+/// Runs a bound server in front of [`Echo`].
+fn run(server: Server) -> Running {
     let addrs = server.local_addrs();
     let stats = server.stats();
     let (stop, rx) = watch::channel(false);
@@ -797,4 +801,91 @@ fn ipv6_clients_are_limited_per_slash_64() {
     assert_eq!(tcp::client_key(v4), v4);
     let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
     assert_eq!(tcp::client_key(mapped), v4);
+}
+
+// ---------------------------------------------------------------- UPDATE
+
+/// Answers UPDATEs after a delay (as a journal fsync would take), with the
+/// message's bytes and 0x55 appended; refuses to queue those with ID 0.
+struct SlowSink;
+
+impl UpdateSink for SlowSink {
+    fn submit(&self, request: UpdateRequest) -> bool {
+        if request.message[..2] == [0, 0] {
+            return false;
+        }
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut out = request.message.clone();
+            out[2] |= 0x80;
+            out.push(0x55);
+            let _ = request.reply.send(out);
+        });
+        true
+    }
+}
+
+/// A message with opcode UPDATE (RFC 2136 §1.3).
+fn update_msg(id: u16) -> Vec<u8> {
+    let mut q = query(id, 20);
+    q[2] = 5 << 3;
+    q
+}
+
+fn start_with_updates(config: &ServerConfig) -> Running {
+    run(Server::bind(config)
+        .unwrap()
+        .with_updates(Arc::new(SlowSink)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_update_goes_to_the_sink_without_blocking_queries() {
+    bounded(async {
+        let mut c = config(&["127.0.0.1:0"]);
+        c.udp_sockets = 1;
+        let running = start_with_updates(&c);
+        let client = udp_client("127.0.0.1:0").await;
+        let u = update_msg(7);
+        let q = query(8, 20);
+        client.send_to(&u, running.addr()).await.unwrap();
+        client.send_to(&q, running.addr()).await.unwrap();
+        // The query is answered first: the socket loop did not wait.
+        assert_eq!(udp_recv(&client).await.0, answer_to(&q));
+        let mut want = answer_to(&u);
+        want.push(0x55);
+        assert_eq!(udp_recv(&client).await.0, want);
+        // A full queue drops the UPDATE (the client retries).
+        client
+            .send_to(&update_msg(0), running.addr())
+            .await
+            .unwrap();
+        udp_silent(&client).await;
+        assert_eq!(running.stats.snapshot().dropped, 1);
+        running.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_update_answers_stay_in_order() {
+    bounded(async {
+        let running = start_with_updates(&config(&["127.0.0.1:0"]));
+        let mut stream = TcpStream::connect(running.addr()).await.unwrap();
+        let (u, q) = (update_msg(9), query(10, 20));
+        let mut both = frame(&u);
+        both.extend_from_slice(&frame(&q));
+        stream.write_all(&both).await.unwrap();
+        let mut want = answer_to(&u);
+        want.push(0x55);
+        assert_eq!(
+            read_frame_within(&mut stream, Duration::from_secs(2)).await,
+            want
+        );
+        assert_eq!(
+            read_frame_within(&mut stream, Duration::from_secs(2)).await,
+            answer_to(&q)
+        );
+        running.shutdown().await;
+    })
+    .await;
 }

@@ -21,7 +21,7 @@ const ERROR_PAUSE: Duration = Duration::from_millis(10);
 /// Serves `socket` until `shutdown`. With `pktinfo`, the socket is bound to
 /// a wildcard address and replies are sent from each query's destination.
 pub(super) async fn serve(
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
     pktinfo: bool,
     ctx: Arc<Context>,
     mut shutdown: watch::Receiver<bool>,
@@ -54,19 +54,41 @@ pub(super) async fn serve(
             transport: Transport::Udp,
             client,
         };
+        if let Some(reply) = ctx.submit_update(&request) {
+            // The answer waits for a journal fsync: not in this loop.
+            let (socket, ctx) = (Arc::clone(&socket), Arc::clone(&ctx));
+            tokio::spawn(async move {
+                if let Ok(out) = reply.await {
+                    answer(&socket, pktinfo, &out, client, dest, &ctx).await;
+                }
+            });
+            continue;
+        }
         if !ctx.respond(&request, &mut out) {
             ctx.log_query(&request, None);
             continue;
         }
         ctx.log_query(&request, Some(&out));
-        match send(&socket, pktinfo, &out, client, dest).await {
-            Ok(_) => bump(&ctx.stats.udp_responses),
-            Err(e) => {
-                // Clients choose their source address, so this is their doing
-                // (port 0, unreachable network, firewall): not a warning.
-                bump(&ctx.stats.udp_errors);
-                tracing::debug!(%client, error = %e, "udp send failed");
-            }
+        answer(&socket, pktinfo, &out, client, dest, &ctx).await;
+    }
+}
+
+/// Sends one response and counts it.
+async fn answer(
+    socket: &UdpSocket,
+    pktinfo: bool,
+    out: &[u8],
+    client: SocketAddr,
+    dest: Option<Dest>,
+    ctx: &Context,
+) {
+    match send(socket, pktinfo, out, client, dest).await {
+        Ok(_) => bump(&ctx.stats.udp_responses),
+        Err(e) => {
+            // Clients choose their source address, so this is their doing
+            // (port 0, unreachable network, firewall): not a warning.
+            bump(&ctx.stats.udp_errors);
+            tracing::debug!(%client, error = %e, "udp send failed");
         }
     }
 }

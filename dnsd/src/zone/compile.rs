@@ -1206,6 +1206,7 @@ pub(crate) mod tests {
             format: ZoneFormat::Tinydns,
             wildcards: WildcardMode::Rfc4592,
             serial: Some(7),
+            ..ZoneConfig::default()
         };
         assert_eq!(tinydns_serial(&zc, &data), 7);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -1258,6 +1259,7 @@ pub(crate) mod tests {
             format: ZoneFormat::Tinydns,
             wildcards: WildcardMode::Rfc4592,
             serial: Some(1),
+            ..ZoneConfig::default()
         };
         let (builders, diags) = split_tinydns(
             text.as_bytes(),

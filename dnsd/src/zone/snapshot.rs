@@ -110,6 +110,25 @@ pub struct RRset {
     pub rdatas: SmallList<Rdata>,
 }
 
+impl RRset {
+    /// Same TTL and the same records, in any order (RFC 2136 §1.1.1: an
+    /// RRset is unordered). An absent RRset equals only an absent one.
+    pub fn same(a: Option<&RRset>, b: Option<&RRset>) -> bool {
+        match (a, b) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.rtype == b.rtype
+                    && a.ttl == b.ttl
+                    && a.rdatas.len() == b.rdatas.len()
+                    && a.rdatas
+                        .iter()
+                        .all(|x| b.rdatas.iter().any(|y| y.dedup_eq(x)))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// One name in a zone. A node with no RRsets is an empty non-terminal
 /// (RFC 8020: it exists).
 #[derive(Clone, Debug)]
@@ -348,6 +367,34 @@ mod tests {
         let mut one = SmallList::from(Vec::new());
         one.push(1);
         assert_eq!(one, SmallList::one(1));
+    }
+
+    #[test]
+    fn rrset_sameness_ignores_order_only() {
+        let set = |ttl, last: &[u8]| RRset {
+            rtype: Rtype::A,
+            ttl,
+            rdatas: SmallList::from(
+                last.iter()
+                    .map(|&b| Rdata::A([198, 18, 0, b].into()))
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        assert!(RRset::same(
+            Some(&set(60, &[1, 2])),
+            Some(&set(60, &[2, 1]))
+        ));
+        assert!(!RRset::same(
+            Some(&set(60, &[1, 2])),
+            Some(&set(61, &[1, 2]))
+        ));
+        assert!(!RRset::same(
+            Some(&set(60, &[1, 2])),
+            Some(&set(60, &[1, 3]))
+        ));
+        assert!(!RRset::same(Some(&set(60, &[1])), Some(&set(60, &[1, 1]))));
+        assert!(!RRset::same(Some(&set(60, &[1])), None));
+        assert!(RRset::same(None, None));
     }
 
     #[test]
