@@ -309,9 +309,11 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     for entry in fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
         let target = to.join(path.file_name().ok_or("a file without a name")?);
+        // Only the config and zone files matter; a demo run leaves its
+        // control socket and journal here, which cannot (or need not) be copied.
         if path.is_dir() {
             copy_tree(&path, &target)?;
-        } else {
+        } else if path.is_file() {
             copy(&path, &target)?;
         }
     }
