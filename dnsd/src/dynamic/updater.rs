@@ -179,12 +179,9 @@ impl Updater {
 impl dyndns::AddressSink for Updater {
     async fn set_address(
         &self,
-        key: &str,
-        host: &Name,
-        addr: IpAddr,
-        client: SocketAddr,
+        c: dyndns::AddressChange<'_>,
     ) -> Result<dyndns::SetOutcome, dyndns::SetRefusal> {
-        match Updater::set_address(self, key, host, addr, client).await {
+        match Updater::set_address(self, c.key, c.host, c.addr, c.client).await {
             Ok(AddressOutcome::Changed) => Ok(dyndns::SetOutcome::Changed),
             Ok(AddressOutcome::Unchanged) => Ok(dyndns::SetOutcome::Unchanged),
             Err(AddressRefusal::NoHost) => Err(dyndns::SetRefusal::NoHost),
