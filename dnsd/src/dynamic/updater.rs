@@ -565,7 +565,7 @@ impl State {
                     tracing::warn!("{w}");
                 }
                 let text = describe(&loaded.snapshot);
-                self.keys = auth::Keys::from_config(&config);
+                self.keys.reconfigure(&config);
                 self.config = config;
                 self.journals = loaded.journals;
                 self.publish(loaded.snapshot);
