@@ -49,7 +49,7 @@ fn zone() -> &'static Zone {
             source: "fuzz-zone".into(),
         };
         let compiled = dnsd::zone::compile::compile_inputs(vec![input], Vec::new()).unwrap();
-        compiled.snapshot.zones.into_iter().next().unwrap()
+        compiled.snapshot.zones.into_iter().next().unwrap().into_inner()
     })
 }
 

@@ -176,6 +176,22 @@ impl NetPair {
     }
 }
 
+/// What an XDP test over veth starts from: the pair `index`, the guard of
+/// its client end prepared for XDP ([`NetPair::prepare_client_for_xdp`]),
+/// and a private directory named `prefix...` for the daemon. Panics (fails
+/// the test) when any of them cannot be made.
+pub fn xdp_test_bed(index: u8, prefix: &str) -> (NetPair, std::os::fd::OwnedFd, tempfile::TempDir) {
+    let pair = NetPair::new(index).unwrap_or_else(|e| panic!("cannot create the veth pair: {e}"));
+    let client_xdp = pair
+        .prepare_client_for_xdp()
+        .unwrap_or_else(|e| panic!("preparing the client end of the veth: {e}"));
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("tempdir");
+    (pair, client_xdp, dir)
+}
+
 /// Fails the calling test, with a clear message, unless it runs as root
 /// (namespaces, veth and XDP need it). Tests needing root never skip.
 pub fn require_root(test: &str) {
@@ -224,6 +240,22 @@ impl NsChild {
             child: Some(child),
             log,
         })
+    }
+
+    /// `dnsd serve --config CONFIG` in `ns`, run from `dir`, its output
+    /// in `log`.
+    pub fn dnsd(
+        ns: &str,
+        config: &std::path::Path,
+        dir: &std::path::Path,
+        log: std::path::PathBuf,
+    ) -> Result<NsChild, String> {
+        let args = [
+            std::ffi::OsStr::new("serve"),
+            std::ffi::OsStr::new("--config"),
+            config.as_os_str(),
+        ];
+        NsChild::spawn(ns, &crate::servers::dnsd_binary(), &args, dir, log)
     }
 
     /// The output so far.

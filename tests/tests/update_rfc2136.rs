@@ -7,11 +7,6 @@
 //! responses to requests signed here, with `openssl dgst` computing the
 //! HMACs (RFC 8945 §4.3), since neither client shows them reliably and
 //! neither can sign with a stale clock.
-//!
-//! For S: `Dnsd` has no way to add `[[key]]` tables or per-zone options;
-//! these tests start it with no `zones` and write their own tables after
-//! the `[server]` lines (`server_option`). A `Dnsd::extra_config(text)`
-//! would make that explicit.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -19,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dnsd_e2e::client;
-use dnsd_e2e::servers::{Dnsd, Server, peer_binary};
+use dnsd_e2e::servers::{Dnsd, Server, Zone, peer_binary};
 use dnsd_e2e::wire::name_to_wire;
 
 const ZONE: &str = "example.info";
@@ -58,31 +53,57 @@ struct Key {
     base64: &'static str,
 }
 
-const K256: Key = Key {
-    name: "k256",
-    algorithm: "hmac-sha256",
-    raw: b"0123456789abcdef0123456789abcdef",
-    base64: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-};
-const K512: Key = Key {
-    name: "k512",
-    algorithm: "hmac-sha512",
-    raw: b"sixty-four bytes of secret for hmac-sha512 keys, padded to 64B!!",
-    base64: "c2l4dHktZm91ciBieXRlcyBvZiBzZWNyZXQgZm9yIGhtYWMtc2hhNTEyIGtleXMsIHBhZGRlZCB0byA2NEIhIQ==",
-};
-const K1: Key = Key {
-    name: "k1",
-    algorithm: "hmac-sha1",
-    raw: b"twenty-byte sha1 key",
-    base64: "dHdlbnR5LWJ5dGUgc2hhMSBrZXk=",
-};
+impl Key {
+    const fn new(
+        name: &'static str,
+        algorithm: &'static str,
+        raw: &'static [u8],
+        base64: &'static str,
+    ) -> Key {
+        Key {
+            name,
+            algorithm,
+            raw,
+            base64,
+        }
+    }
+
+    /// The key's `[[key]]` table, allowed `rule` (`[[key.allow]]` lines
+    /// besides the zone) in [`ZONE`], with a rate limit no test reaches.
+    fn config(&self, rule: &str) -> String {
+        format!(
+            "[[key]]\nname = \"{}\"\nalgorithm = \"{}\"\nsecret = \"{}\"\nrate = 100000\n\
+             [[key.allow]]\nzone = \"{ZONE}\"\n{rule}",
+            self.name, self.algorithm, self.base64
+        )
+    }
+}
+
+const K256: Key = Key::new(
+    "k256",
+    "hmac-sha256",
+    b"0123456789abcdef0123456789abcdef",
+    "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+);
+const K512: Key = Key::new(
+    "k512",
+    "hmac-sha512",
+    b"sixty-four bytes of secret for hmac-sha512 keys, padded to 64B!!",
+    "c2l4dHktZm91ciBieXRlcyBvZiBzZWNyZXQgZm9yIGhtYWMtc2hhNTEyIGtleXMsIHBhZGRlZCB0byA2NEIhIQ==",
+);
+const K1: Key = Key::new(
+    "k1",
+    "hmac-sha1",
+    b"twenty-byte sha1 key",
+    "dHdlbnR5LWJ5dGUgc2hhMSBrZXk=",
+);
 /// May change only subspace.example.info's A and AAAA.
-const HOME: Key = Key {
-    name: "home",
-    algorithm: "hmac-sha256",
-    raw: b"home router key, 32 bytes long!!",
-    base64: "aG9tZSByb3V0ZXIga2V5LCAzMiBieXRlcyBsb25nISE=",
-};
+const HOME: Key = Key::new(
+    "home",
+    "hmac-sha256",
+    b"home router key, 32 bytes long!!",
+    "aG9tZSByb3V0ZXIga2V5LCAzMiBieXRlcyBsb25nISE=",
+);
 /// Not in the server's config.
 const UNKNOWN: Key = Key {
     name: "nobody",
@@ -106,33 +127,23 @@ fn start() -> Server {
     let open_file = dir.path().join("example.net.zone");
     std::fs::write(&zone_file, ZONE_TEXT).expect("write zone");
     std::fs::write(&open_file, OPEN_ZONE_TEXT).expect("write zone");
-    let mut tables = String::from("journal_dir = \"journal\"\n");
-    for (key, rule) in [
-        (K256, ""),
-        (K512, ""),
-        (K1, ""),
-        (
-            HOME,
-            "names = [\"subspace.example.info\"]\ntypes = [\"A\", \"AAAA\"]\n",
-        ),
-    ] {
-        tables.push_str(&format!(
-            "\n[[key]]\nname = \"{}\"\nalgorithm = \"{}\"\nsecret = \"{}\"\nrate = 100000\n\
-             [[key.allow]]\nzone = \"{ZONE}\"\n{rule}",
-            key.name, key.algorithm, key.base64
-        ));
-    }
-    tables.push_str(&format!(
-        "\n[[zone]]\nname = \"{ZONE}\"\nfile = \"{}\"\n\
-         \n[[zone]]\nname = \"{OPEN_ZONE}\"\nfile = \"{}\"\n\
-         allow_update_from = [\"127.0.0.1/32\"]\nupdate_rate = 100000\n",
-        zone_file.display(),
-        open_file.display()
-    ));
-    let server = Dnsd::new(&[]).probe(ZONE).server_option(&tables).start();
-    // dnsd has read the zone files; nothing reads them again in these tests.
-    drop(dir);
-    server
+    let zones = [
+        Zone::rfc1035(ZONE, &zone_file),
+        Zone::rfc1035(OPEN_ZONE, &open_file)
+            .option("allow_update_from = [\"127.0.0.1/32\"]")
+            .option("update_rate = 100000"),
+    ];
+    let keys = [
+        K256.config(""),
+        K512.config(""),
+        K1.config(""),
+        HOME.config("names = [\"subspace.example.info\"]\ntypes = [\"A\", \"AAAA\"]\n"),
+    ];
+    // dnsd copies the zone files; `dir` may go once it has started.
+    Dnsd::new(&zones)
+        .server_option("journal_dir = \"journal\"")
+        .config_text(&keys.join("\n"))
+        .start()
 }
 
 // ---------------------------------------------------------------------------

@@ -13,7 +13,6 @@
 //! in count and time.
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::fs;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -23,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use dnsd_e2e::netns::{self, NetPair, NsChild, NsDnsd, require_root};
 use dnsd_e2e::normalize::Response;
-use dnsd_e2e::servers::dnsd_binary;
 use dnsd_e2e::stats;
 use dnsd_e2e::wire::{QueryBuilder, rtype};
 
@@ -196,15 +194,7 @@ struct Setup {
 
 impl Setup {
     fn new(index: u8) -> Setup {
-        let pair =
-            NetPair::new(index).unwrap_or_else(|e| panic!("cannot create the veth pair: {e}"));
-        let client_xdp = pair
-            .prepare_client_for_xdp()
-            .unwrap_or_else(|e| panic!("preparing the client end of the veth: {e}"));
-        let dir = tempfile::Builder::new()
-            .prefix("dnsd-e2e-xdp-reload-")
-            .tempdir()
-            .expect("tempdir");
+        let (pair, client_xdp, dir) = netns::xdp_test_bed(index, "dnsd-e2e-xdp-reload-");
         let zone_path = dir.path().join("flip.zone");
         write_zone(&zone_path, 1);
         let server = SocketAddr::new(IpAddr::V4(pair.server_v4), 53);
@@ -219,14 +209,9 @@ impl Setup {
             ),
         )
         .unwrap();
-        let child = NsChild::spawn(
+        let child = NsChild::dnsd(
             &pair.server_ns,
-            &dnsd_binary(),
-            &[
-                OsStr::new("serve"),
-                OsStr::new("--config"),
-                config.as_os_str(),
-            ],
+            &config,
             dir.path(),
             dir.path().join("dnsd.log"),
         )

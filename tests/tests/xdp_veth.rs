@@ -15,7 +15,6 @@
 //! every load is bounded in count and time.
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -89,14 +88,9 @@ fn start_dnsd(
     );
     let config = dir.join(format!("{name}.toml"));
     fs::write(&config, conf).expect("write config");
-    let child = NsChild::spawn(
+    let child = NsChild::dnsd(
         &pair.server_ns,
-        &dnsd_binary(),
-        &[
-            OsStr::new("serve"),
-            OsStr::new("--config"),
-            config.as_os_str(),
-        ],
+        &config,
         dir,
         dir.join(format!("{name}.log")),
     )
@@ -536,14 +530,7 @@ struct Tally {
 fn xdp_answers_over_veth_equal_userspace_answers() {
     require_root("xdp_veth");
     let started = Instant::now();
-    let pair = NetPair::new(INDEX).unwrap_or_else(|e| panic!("cannot create the veth pair: {e}"));
-    let _client_xdp = pair
-        .prepare_client_for_xdp()
-        .unwrap_or_else(|e| panic!("preparing the client end of the veth: {e}"));
-    let dir = tempfile::Builder::new()
-        .prefix("dnsd-e2e-xdp-veth-")
-        .tempdir()
-        .expect("tempdir");
+    let (pair, _client_xdp, dir) = netns::xdp_test_bed(INDEX, "dnsd-e2e-xdp-veth-");
     fs::copy(
         dnsd_e2e::example("zones/example.info.zone"),
         dir.path().join("example.info.zone"),

@@ -11,7 +11,7 @@ use crate::update::{ChangeSet, serial};
 use crate::wire::name::Name;
 use crate::wire::rdata::{Rdata, Rtype};
 use crate::zone::compile::ZoneBuilder;
-use crate::zone::snapshot::{RRset, Snapshot, Zone};
+use crate::zone::snapshot::{RRset, SharedZone, Snapshot, Zone};
 use crate::zone::source::{Diagnostic, Origin, Severity, SourceRecord};
 
 /// Why changes cannot be applied.
@@ -71,6 +71,8 @@ pub fn apply(
         return Err(StoreError::Unsupported(apex.clone()));
     }
     let (zone, conflicts) = rebuild(zone, changes, replay)?;
+    let zone = SharedZone::from(zone);
+    // Copies one pointer per zone, not the zones.
     let mut out = snapshot.clone();
     splice(&mut out, &key, &zone);
     // Views of tinydns locations hold their own copy of every zone.
@@ -82,7 +84,7 @@ pub fn apply(
     Ok((out, conflicts))
 }
 
-fn splice(snapshot: &mut Snapshot, key: &[u8], zone: &Zone) {
+fn splice(snapshot: &mut Snapshot, key: &[u8], zone: &SharedZone) {
     if let Some(slot) = snapshot
         .apexes
         .get(key)
@@ -201,21 +203,28 @@ other.sub TXT \"x\"
     }
 
     pub(crate) fn snapshot(text: &str) -> Snapshot {
-        let apex = name("example.info");
-        let file: Arc<Path> = Arc::from(Path::new("example.info.zone"));
-        let parsed = master::parse(text, &file, &apex, 300);
-        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-        compile_inputs(
-            vec![ZoneInput {
-                apex,
-                records: parsed.records,
-                wildcards: WildcardMode::Rfc4592,
-                source: "example.info.zone".into(),
-            }],
-            Vec::new(),
-        )
-        .unwrap()
-        .snapshot
+        snapshot_of(&[("example.info", text)])
+    }
+
+    /// One zone per `(apex, master-file text)`, in order.
+    fn snapshot_of(zones: &[(&str, &str)]) -> Snapshot {
+        let inputs = zones
+            .iter()
+            .map(|&(apex, text)| {
+                let apex = name(apex);
+                let source = format!("{apex}.zone");
+                let file: Arc<Path> = Arc::from(Path::new(&source));
+                let parsed = master::parse(text, &file, &apex, 300);
+                assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+                ZoneInput {
+                    apex,
+                    records: parsed.records,
+                    wildcards: WildcardMode::Rfc4592,
+                    source: source.into(),
+                }
+            })
+            .collect();
+        compile_inputs(inputs, Vec::new()).unwrap().snapshot
     }
 
     fn a(ttl: u32, addr: [u8; 4]) -> RRset {
@@ -290,6 +299,18 @@ other.sub TXT \"x\"
         );
         // The old snapshot is untouched.
         assert_eq!(snap.zones[0].serial(), 10);
+    }
+
+    #[test]
+    fn an_update_shares_the_other_zones() {
+        let other = "@ SOA ns1 hostmaster 1 7200 900 1209600 300\n@ NS ns1\nns1 A 198.18.0.54\n";
+        let snap = snapshot_of(&[("example.info", ZONE), ("example.net", other)]);
+        let cs = set_a(&snap, 10, [198, 18, 0, 1], [198, 18, 0, 2]);
+        let (new, _) = apply(&snap, &[cs], false).unwrap();
+        // The untouched zone is the same allocation, not a copy.
+        assert!(std::ptr::eq::<Zone>(&*new.zones[1], &*snap.zones[1]));
+        assert!(!std::ptr::eq::<Zone>(&*new.zones[0], &*snap.zones[0]));
+        assert_eq!(new.zones[0].serial(), 11);
     }
 
     #[test]

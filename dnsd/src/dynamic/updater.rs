@@ -179,12 +179,9 @@ impl Updater {
 impl dyndns::AddressSink for Updater {
     async fn set_address(
         &self,
-        key: &str,
-        host: &Name,
-        addr: IpAddr,
-        client: SocketAddr,
+        c: dyndns::AddressChange<'_>,
     ) -> Result<dyndns::SetOutcome, dyndns::SetRefusal> {
-        match Updater::set_address(self, key, host, addr, client).await {
+        match Updater::set_address(self, c.key, c.host, c.addr, c.client).await {
             Ok(AddressOutcome::Changed) => Ok(dyndns::SetOutcome::Changed),
             Ok(AddressOutcome::Unchanged) => Ok(dyndns::SetOutcome::Unchanged),
             Err(AddressRefusal::NoHost) => Err(dyndns::SetRefusal::NoHost),
@@ -262,6 +259,9 @@ fn limit(reason: String) -> Refusal {
 struct Applied {
     zone: Name,
     change: Option<ChangeSet>,
+    /// Building the new snapshot (the changed zone rebuilt, the others
+    /// shared).
+    build: Duration,
     /// From the end of the journal fsync to the end of the XDP table swap.
     publish: Duration,
     fsync: Duration,
@@ -368,6 +368,7 @@ impl State {
                     client = %client,
                     zone = %done.zone,
                     serial = cs.serial_after,
+                    build_us = done.build.as_micros() as u64,
                     fsync_us = done.fsync.as_micros() as u64,
                     publish_us = done.publish.as_micros() as u64,
                     change = %text::summary(cs),
@@ -481,6 +482,7 @@ impl State {
             return Ok(Applied {
                 zone: apex,
                 change: None,
+                build: Duration::ZERO,
                 publish: Duration::ZERO,
                 fsync: Duration::ZERO,
             });
@@ -499,11 +501,13 @@ impl State {
                 format!("{} belongs to another zone served here", c.owner),
             ));
         }
+        let building = Instant::now();
         let (next, _) = store::apply(&snapshot, std::slice::from_ref(&cs), false).map_err(|e| {
             tracing::error!("update not applied: {e}");
             refuse(UpdateError::ServFail, e.to_string())
         })?;
         let started = Instant::now();
+        let build = started - building;
         let journal = match self.journals.entry(lower.clone()) {
             Entry::Occupied(j) => j.into_mut(),
             Entry::Vacant(v) => {
@@ -539,6 +543,7 @@ impl State {
         Ok(Applied {
             zone: apex,
             change: Some(cs),
+            build,
             publish: published,
             fsync: synced - started,
         })
@@ -560,7 +565,7 @@ impl State {
                     tracing::warn!("{w}");
                 }
                 let text = describe(&loaded.snapshot);
-                self.keys = auth::Keys::from_config(&config);
+                self.keys.reconfigure(&config);
                 self.config = config;
                 self.journals = loaded.journals;
                 self.publish(loaded.snapshot);

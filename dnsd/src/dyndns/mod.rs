@@ -40,11 +40,19 @@ pub trait AddressSink: Send + Sync + 'static {
     /// `addr`, on behalf of TSIG-policy key `key`.
     fn set_address(
         &self,
-        key: &str,
-        host: &Name,
-        addr: IpAddr,
-        client: SocketAddr,
+        change: AddressChange<'_>,
     ) -> impl Future<Output = Result<SetOutcome, SetRefusal>> + Send;
+}
+
+/// One address update, as the endpoint hands it to the [`AddressSink`].
+#[derive(Clone, Copy, Debug)]
+pub struct AddressChange<'a> {
+    /// The TSIG-policy key the user acts for.
+    pub key: &'a str,
+    pub host: &'a Name,
+    pub addr: IpAddr,
+    /// The client, for rate limits and the log.
+    pub client: SocketAddr,
 }
 
 /// A done update: dyndns2 `good` or `nochg`.

@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use super::auth::{AuthThrottle, Users, parse_basic};
 use super::config::DyndnsConfig;
 use super::request::{AddrList, MAX_HOSTS, Reply, UpdateRequest, parse_hostname};
-use super::{AddressSink, DyndnsError, SetOutcome, SetRefusal, tls};
+use super::{AddressChange, AddressSink, DyndnsError, SetOutcome, SetRefusal, tls};
 
 /// How long a client may take.
 #[derive(Debug, Clone, Copy)]
@@ -282,7 +282,15 @@ async fn update_host<S: AddressSink>(
     };
     let mut changed = false;
     for &addr in addrs {
-        match sink.set_address(key, &name, addr, client).await {
+        match sink
+            .set_address(AddressChange {
+                key,
+                host: &name,
+                addr,
+                client,
+            })
+            .await
+        {
             Ok(SetOutcome::Changed) => changed = true,
             Ok(SetOutcome::Unchanged) => {}
             Err(SetRefusal::NoHost | SetRefusal::NotAllowed) => return Reply::NoHost,

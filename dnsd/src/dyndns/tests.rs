@@ -57,11 +57,14 @@ impl MockSink {
 impl AddressSink for MockSink {
     fn set_address(
         &self,
-        key: &str,
-        host: &Name,
-        addr: IpAddr,
-        client: SocketAddr,
+        change: AddressChange<'_>,
     ) -> impl Future<Output = Result<SetOutcome, SetRefusal>> + Send {
+        let AddressChange {
+            key,
+            host,
+            addr,
+            client,
+        } = change;
         let host = host.to_string();
         let answer = self
             .answers

@@ -53,6 +53,11 @@ impl Verified {
         self.key.algorithm
     }
 
+    /// The request's Time Signed (Unix seconds).
+    pub fn time_signed(&self) -> u64 {
+        self.time_signed
+    }
+
     /// Length of the request without its TSIG RR: `msg[..len]`, with
     /// ARCOUNT one less, is the message the MAC covered.
     pub fn unsigned_len(&self) -> usize {
@@ -110,6 +115,17 @@ impl TsigFailure {
         }
     }
 
+    /// BADTIME for a request that verified but is older than one the
+    /// server already accepted under its key: a replay (RFC 8945 §5.2.3).
+    /// Signed with the key, as every BADTIME answer.
+    pub fn replayed(verified: Verified) -> TsigFailure {
+        TsigFailure {
+            kind: FailureKind::BadTime,
+            record: None,
+            signer: Some(verified),
+        }
+    }
+
     pub fn kind(&self) -> FailureKind {
         self.kind
     }
@@ -134,7 +150,10 @@ impl TsigFailure {
 
     /// The key name the request claimed, for the log.
     pub fn key_name(&self) -> Option<&Name> {
-        self.record.as_ref().map(|r| &r.key_name)
+        self.record
+            .as_ref()
+            .map(|r| &r.key_name)
+            .or(self.signer.as_ref().map(|v| &v.key_name))
     }
 }
 

@@ -270,7 +270,7 @@ impl<'z> Overlay<'z> {
             for rtype in types {
                 let old = before.iter().find(|r| r.rtype == rtype);
                 let new = working.rrsets.iter().find(|r| r.rtype == rtype);
-                if !same_rrset(old, new) {
+                if !RRset::same(old, new) {
                     out.push(RRsetChange {
                         owner: working.owner.clone(),
                         rtype,
@@ -282,21 +282,6 @@ impl<'z> Overlay<'z> {
         }
         out.sort_by(|a, b| a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)));
         out
-    }
-}
-
-/// Equal TTL and the same RDATAs, in any order.
-fn same_rrset(a: Option<&RRset>, b: Option<&RRset>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => {
-            a.ttl == b.ttl
-                && a.rdatas.len() == b.rdatas.len()
-                && a.rdatas
-                    .iter()
-                    .all(|x| b.rdatas.iter().any(|y| y.dedup_eq(x)))
-        }
-        _ => false,
     }
 }
 

@@ -46,7 +46,7 @@ fn zone_from(apex: &str, text: &str) -> Zone {
         source: PathBuf::from("update-test.zone"),
     };
     let mut compiled = compile_inputs(vec![input], Vec::new()).unwrap();
-    compiled.snapshot.zones.remove(0)
+    compiled.snapshot.zones.remove(0).into_inner()
 }
 
 fn zone() -> Zone {

@@ -211,7 +211,7 @@ fn assemble(
         diagnostics.extend(diags);
         if let Some(zone) = zone {
             snapshot.apexes.insert(key, snapshot.zones.len());
-            snapshot.zones.push(zone);
+            snapshot.zones.push(zone.into());
         }
     }
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {

@@ -270,10 +270,42 @@ impl Zone {
     }
 }
 
+/// A zone shared between snapshots: cloning a snapshot copies pointers, so
+/// an update that rebuilds one zone costs nothing per other zone. Writing
+/// through it copies the zone first if another snapshot still holds it.
+#[derive(Clone, Debug)]
+pub struct SharedZone(Arc<Zone>);
+
+impl SharedZone {
+    /// The zone itself, copied only if another snapshot still holds it.
+    pub fn into_inner(self) -> Zone {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+impl From<Zone> for SharedZone {
+    fn from(zone: Zone) -> SharedZone {
+        SharedZone(Arc::new(zone))
+    }
+}
+
+impl Deref for SharedZone {
+    type Target = Zone;
+    fn deref(&self) -> &Zone {
+        &self.0
+    }
+}
+
+impl DerefMut for SharedZone {
+    fn deref_mut(&mut self) -> &mut Zone {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
 /// Every zone, indexed by apex.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    pub zones: Vec<Zone>,
+    pub zones: Vec<SharedZone>,
     /// Lower-cased wire-format apex → index into `zones`.
     pub apexes: HashMap<Box<[u8]>, usize>,
     /// tinydns location definitions (`%lo:prefix`); empty when no record
