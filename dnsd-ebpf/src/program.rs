@@ -24,7 +24,7 @@ use dnsd_common::{
     COUNTER_PASS_BAD_IP_VERSION, COUNTER_PASS_BAD_LENGTH, COUNTER_PASS_IP_FRAGMENT,
     COUNTER_PASS_IPV4_OPTIONS, COUNTER_PASS_NOT_IP, COUNTER_PASS_NOT_UDP, COUNTER_PASS_OTHER_PORT,
     COUNTER_PASS_TOO_MANY_VLANS, COUNTER_PASS_TRUNCATED, COUNTER_SLOTS, Config,
-    fastpath::{Entry, KEY_NAME_LEN, Key},
+    fastpath::{Entry, KEY_NAME_LEN, MapKey, NameWords},
     net::{
         ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, EthHdr, IPPROTO_UDP, IPV4_HLEN,
         IPV6_HLEN, Ipv4Hdr, Ipv6Hdr, MAX_VLAN_TAGS, UDP_HLEN, UdpHdr, VLAN_HLEN, VlanHdr,
@@ -53,7 +53,7 @@ pub(crate) static ALLOW_V6: LpmTrie<[u8; 16], u8> = LpmTrie::with_max_entries(AL
 /// NXDOMAIN entries. `1` is only the template's size: the loader creates
 /// each inner map sized from its table (hash inner maps may differ in
 /// `max_entries` since Linux 5.10).
-pub(crate) type Table = BtfHashMap<Key, Entry, 1>;
+pub(crate) type Table = BtfHashMap<MapKey, Entry, 1>;
 
 /// Slot `TABLE_SLOT` holds the current table. The loader fills a new inner
 /// map and swaps it in with one update; a packet reads the slot once, so it
@@ -64,8 +64,9 @@ pub(crate) static TABLES: ArrayOfMaps<Table, 1> = ArrayOfMaps::new();
 /// Per-CPU scratch space for key and name buffers (the stack has 512 bytes).
 #[repr(C, align(8))]
 pub(crate) struct Scratch {
-    /// The key of the current lookup.
-    pub key: Key,
+    /// The key name of the current lookup as words: hashed into the map
+    /// key, then compared with the name of the entry found.
+    pub win: NameWords,
     /// The query name, lower-cased, zero-padded. Bytes from `KEY_NAME_LEN`
     /// on are never written and stay zero, so a 64-byte window starting
     /// anywhere in the first half is a zero-padded key name.
@@ -76,7 +77,7 @@ pub(crate) struct Scratch {
 
 // `answer` copies names 8 bytes at a time: both buffers must be 8-aligned.
 const _: () = {
-    assert!(mem::offset_of!(Scratch, key) == 0);
+    assert!(mem::offset_of!(Scratch, win) == 0);
     assert!(mem::offset_of!(Scratch, name) % 8 == 0);
     assert!(mem::align_of::<Scratch>() == 8);
 };

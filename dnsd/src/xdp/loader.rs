@@ -8,10 +8,11 @@ use aya::{
     programs::{ProgramError, TestRun as _, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId},
 };
 use dnsd_common::{
-    ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_NAMES, Config, KIND_ZONE_NX, MAP_ALLOW_V4,
-    MAP_ALLOW_V6, MAP_CONFIG, MAP_COUNTERS, MAP_TABLES, PROGRAM_NAME, PROGRAM_SWAP_NAME,
-    TABLE_SLOT,
-    fastpath::{Entry, KIND_EXACT, KIND_NODE, Key, MAX_FIXUPS, NODE_PASS, TAIL_CAP},
+    ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_NAMES, Config, MAP_ALLOW_V4, MAP_ALLOW_V6, MAP_CONFIG,
+    MAP_COUNTERS, MAP_TABLES, PROGRAM_NAME, PROGRAM_SWAP_NAME, TABLE_SLOT,
+    fastpath::{
+        COLLISION_NAME, Entry, KIND_EXACT, KIND_NODE, Key, MAX_FIXUPS, MapKey, NODE_PASS, TAIL_CAP,
+    },
 };
 use tracing::{debug, warn};
 
@@ -22,7 +23,7 @@ use crate::fastpath::Table;
 const BPF_NOEXIST: u64 = 1;
 
 /// One version of the table: the inner map of `TABLES`.
-pub(crate) type TableMap = HashMap<MapData, Key, Entry>;
+pub(crate) type TableMap = HashMap<MapData, MapKey, Entry>;
 
 /// A new, unpublished inner map holding `table` (entries and zone
 /// NXDOMAIN entries), sized for it.
@@ -35,19 +36,29 @@ pub(crate) fn table_map(table: &Table) -> Result<TableMap, XdpError> {
         map_error(&format!("creating a table map for {total} entries"), source)
     })?;
     for (key, entry) in &table.entries {
-        inner.insert(key, entry, BPF_NOEXIST).map_err(|source| {
-            map_error(
-                &format!(
-                    "inserting {} into the new table (duplicate key?)",
-                    describe_key(key)
-                ),
-                source,
-            )
-        })?;
+        // Keys whose map keys collide all hold the same collision entry
+        // (the builder's doing): the first insert stores it, the others
+        // overwrite it with itself. Any other duplicate is a builder bug.
+        let flags = if entry.name == COLLISION_NAME {
+            0
+        } else {
+            BPF_NOEXIST
+        };
+        inner
+            .insert(key.map_key(), entry, flags)
+            .map_err(|source| {
+                map_error(
+                    &format!(
+                        "inserting {} into the new table (duplicate key?)",
+                        describe_key(key)
+                    ),
+                    source,
+                )
+            })?;
     }
     for (zone, entry) in table.zone_nx.iter().enumerate() {
         inner
-            .insert(zone_nx_key(zone as u16), entry, BPF_NOEXIST)
+            .insert(MapKey::zone_nx(zone as u16), entry, BPF_NOEXIST)
             .map_err(|source| {
                 map_error(
                     &format!("inserting the NXDOMAIN entry of zone {zone}"),
@@ -523,14 +534,6 @@ fn run_program(
     })
 }
 
-/// The key of zone `zone`'s NXDOMAIN entry in the table map.
-pub(crate) fn zone_nx_key(zone: u16) -> Key {
-    let mut key = Key::zeroed();
-    key.qtype = zone;
-    key.kind = KIND_ZONE_NX;
-    key
-}
-
 /// Checks what the XDP program relies on; it passes queries hitting a bad
 /// entry anyway, but a bad table is a builder bug worth reporting.
 fn validate_table(table: &Table) -> Result<(), XdpError> {
@@ -573,6 +576,12 @@ fn validate_table(table: &Table) -> Result<(), XdpError> {
         if key._pad != [0; 4] {
             return Err(XdpError::InvalidTable(format!(
                 "{}: padding not zero",
+                describe_key(key)
+            )));
+        }
+        if entry.name != key.name && entry.name != COLLISION_NAME {
+            return Err(XdpError::InvalidTable(format!(
+                "{}: the entry holds another name",
                 describe_key(key)
             )));
         }
