@@ -823,6 +823,69 @@ impl Harness {
     }
 }
 
+/// Publishes `inner` as the program's table, bypassing `load_table`'s
+/// checks (through the map's id, as a second process would).
+fn publish(program: &XdpProgram, inner: &super::loader::TableMap) {
+    use aya::maps::{ArrayOfMaps, Map, MapData};
+    let id = program.tables_map_id().unwrap();
+    let map = Map::from_map_data(MapData::from_id(id).unwrap()).unwrap();
+    let mut outer: ArrayOfMaps<MapData, super::loader::TableMap> =
+        ArrayOfMaps::try_from(map).unwrap();
+    outer.set(dnsd_common::TABLE_SLOT, inner, 0).unwrap();
+}
+
+/// Issue 3 item 4: the map is keyed by a 64-bit hash of the name, so an
+/// entry found may belong to another name. Such an entry is never sent,
+/// and never taken for a miss either (a miss can mean NXDOMAIN): the
+/// query passes. Collisions are forged by storing entries under the map
+/// keys of names that do not exist, at each lookup step that can meet
+/// one: the exact lookup, the name's node, an ancestor's node.
+#[test]
+fn root_hash_collisions_pass() {
+    use crate::fastpath::make_key;
+    use dnsd_common::fastpath::{KIND_EXACT, KIND_NODE};
+
+    let h = Harness::new(EngineSettings::default());
+    let lower = |name: &str| wire(name);
+    let www_a = *h.table.exact(&lower("www.example.com"), T_A).unwrap();
+    let www_node = *h.table.node(&lower("www.example.com")).unwrap();
+    // Room for three more entries (the map is sized from the table).
+    let pads: Vec<_> = ["pad1.invalid", "pad2.invalid", "pad3.invalid"]
+        .map(|pad| make_key(&lower(pad), 0, KIND_NODE).unwrap())
+        .into();
+    let mut padded = h.table.clone();
+    for key in &pads {
+        padded
+            .entries
+            .push((*key, dnsd_common::fastpath::Entry::collision()));
+    }
+    let mut inner = super::loader::table_map(&padded).unwrap();
+    for key in &pads {
+        inner.remove(&key.map_key()).unwrap();
+    }
+    let forge = |inner: &mut super::loader::TableMap, name: &str, qtype, kind, e| {
+        let key = make_key(&lower(name), qtype, kind).unwrap();
+        assert!(h.table.get(&key).is_none(), "{name} must not exist");
+        inner.insert(key.map_key(), e, 0).unwrap();
+    };
+    forge(&mut inner, "nope.example.com", T_A, KIND_EXACT, www_a);
+    forge(&mut inner, "gone.example.com", 0, KIND_NODE, www_node);
+    forge(&mut inner, "absent.example.com", 0, KIND_NODE, www_node);
+    publish(&h.program, &inner);
+
+    for (what, name) in [
+        ("exact entry of another name", "nope.example.com"),
+        ("node of another name", "Gone.example.com"),
+        ("ancestor's node of another name", "a.b.absent.example.com"),
+    ] {
+        let frame = v4().build(&Msg::new(name, T_A).bytes());
+        h.pass(what, &v4(), &frame, Some(COUNTER_PASS_COLLISION));
+    }
+    // The rest of the table still answers, as the engine.
+    h.tx("exact A", &v4(), &Msg::new("www.example.com", T_A));
+    h.tx("NXDOMAIN", &v4(), &Msg::new("other.example.com", T_A));
+}
+
 fn v4() -> FrameSpec {
     FrameSpec::new(V4_CLIENT, V4_SERVER)
 }
