@@ -23,7 +23,7 @@ use dnsd_common::{
     ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_DNS_UDP, COUNTER_PACKETS_SEEN,
     COUNTER_PASS_BAD_IP_VERSION, COUNTER_PASS_BAD_LENGTH, COUNTER_PASS_IP_FRAGMENT,
     COUNTER_PASS_IPV4_OPTIONS, COUNTER_PASS_NOT_IP, COUNTER_PASS_NOT_UDP, COUNTER_PASS_OTHER_PORT,
-    COUNTER_PASS_TOO_MANY_VLANS, COUNTER_PASS_TRUNCATED, COUNTER_SLOTS, Config,
+    COUNTER_PASS_TOO_MANY_VLANS, COUNTER_PASS_TRUNCATED, COUNTER_SLOTS, Config, HINT_SLOTS,
     fastpath::{Entry, KEY_NAME_LEN, MapKey, NameWords},
     net::{
         ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, EthHdr, IPPROTO_UDP, IPV4_HLEN,
@@ -36,6 +36,10 @@ use crate::answer;
 /// Runtime configuration, one entry at `CONFIG_INDEX`; all-zero means defaults.
 #[map(name = "CONFIG")]
 pub(crate) static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+
+/// Hints about the current table, indexed by `dnsd_common::HINT_*`.
+#[map(name = "HINTS")]
+pub(crate) static HINTS: Array<u32> = Array::with_max_entries(HINT_SLOTS, 0);
 
 /// Per-CPU counters, indexed by the `dnsd_common::COUNTER_*` constants.
 #[map(name = "COUNTERS")]

@@ -1700,11 +1700,8 @@ fn root_verifier_cost_stays_small() {
     );
 }
 
-/// The property test over the example zone of RFC 4592 (wildcards, a
-/// wildcard-looking non-wildcard `sub.*`, empty non-terminals, a
-/// delegation), served alone.
-#[test]
-fn root_property_rfc4592_zone() {
+/// The RFC 4592 §2.2.1 example zone (apex `example.`, one label), alone.
+fn rfc4592_snapshot() -> Snapshot {
     use std::{path::Path, sync::Arc};
 
     use crate::config::WildcardMode;
@@ -1719,7 +1716,7 @@ fn root_property_rfc4592_zone() {
     let file: Arc<Path> = Arc::from(Path::new("rfc4592.zone"));
     let parsed = master::parse(text, &file, &apex, 3600);
     assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    let snapshot = compile_inputs(
+    compile_inputs(
         vec![ZoneInput {
             apex,
             records: parsed.records,
@@ -1729,7 +1726,39 @@ fn root_property_rfc4592_zone() {
         Vec::new(),
     )
     .unwrap()
-    .snapshot;
+    .snapshot
+}
+
+/// The min-labels hint follows each table: two labels for the test zones
+/// (a one-label query passes without a probe), one once a table with the
+/// one-label zone `example.` is loaded, whose names are then answered.
+#[test]
+fn root_min_labels_hint_follows_the_table() {
+    use dnsd_common::HINT_MIN_LABELS;
+
+    let mut h = Harness::new(EngineSettings::default());
+    assert_eq!(h.program.hint(HINT_MIN_LABELS).unwrap(), 2);
+    let frame = v4().build(&Msg::new("com", T_A).bytes());
+    h.pass("one label", &v4(), &frame, Some(COUNTER_PASS_MISS));
+
+    h.snapshot = rfc4592_snapshot();
+    h.table = table::build(&h.snapshot, &h.settings);
+    h.program.load_table(&h.table).unwrap();
+    assert_eq!(h.program.hint(HINT_MIN_LABELS).unwrap(), 1);
+    h.tx(
+        "apex of a one-label zone",
+        &v4(),
+        &Msg::new("example", T_SOA),
+    );
+    h.tx("NODATA below it", &v4(), &Msg::new("host1.example", T_TXT));
+}
+
+/// The property test over the example zone of RFC 4592 (wildcards, a
+/// wildcard-looking non-wildcard `sub.*`, empty non-terminals, a
+/// delegation), served alone.
+#[test]
+fn root_property_rfc4592_zone() {
+    let snapshot = rfc4592_snapshot();
     let h = Harness::with_snapshot(snapshot, EngineSettings::default());
     const NAMES: &[&str] = &[
         "example",
