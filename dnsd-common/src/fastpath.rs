@@ -172,7 +172,7 @@ pub struct Entry {
 
 const _: () =
     assert!(core::mem::size_of::<Entry>() == KEY_NAME_LEN + 20 + 2 * MAX_FIXUPS + TAIL_CAP + 4);
-const _: () = assert!(core::mem::size_of::<Entry>() % 8 == 0);
+const _: () = assert!(core::mem::size_of::<Entry>().is_multiple_of(8));
 
 impl Key {
     pub const fn zeroed() -> Key {
