@@ -34,12 +34,12 @@ pub const KIND_ZONE_NX: u16 = 3;
 /// Name of the `Array<u32>` of hints about the current table
 /// ([`HINT_SLOTS`] entries, zero meaning "no hint").
 pub const MAP_HINTS: &str = "HINTS";
-/// [`MAP_HINTS`] slot: the fewest labels of any name in the table. The
-/// closest-encloser walk probes no ancestor with fewer labels: none exists,
-/// so the walk would end in a pass anyway. Any value at most the true one
-/// only costs probes, and a larger (stale) one only makes the program pass
-/// more, so it need not change atomically with the table.
-pub const HINT_MIN_LABELS: u32 = 0;
+/// [`MAP_HINTS`] slot: the wire length of the shortest name in the table.
+/// The program probes no shorter name (query or ancestor): none exists, so
+/// the closest-encloser walk would end in a pass anyway. Any value at most
+/// the true one only costs probes, and a larger (stale) one only makes the
+/// program pass more, so it need not change atomically with the table.
+pub const HINT_MIN_NAME_LEN: u32 = 0;
 /// Entries of [`MAP_HINTS`].
 pub const HINT_SLOTS: u32 = 1;
 /// Name of the `LpmTrie<[u8; 4], u8>` of served IPv4 addresses (/32 keys).

@@ -25,7 +25,7 @@ use dnsd_common::{
     COUNTER_PASS_MISS, COUNTER_PASS_NAME_TOO_LONG, COUNTER_PASS_NO_CHECKSUM, COUNTER_PASS_NO_TABLE,
     COUNTER_PASS_NODE, COUNTER_PASS_NOT_OURS, COUNTER_PASS_NOT_QUERY, COUNTER_PASS_QCLASS,
     COUNTER_PASS_QTYPE, COUNTER_PASS_SHORT, COUNTER_PASS_TOO_BIG, COUNTER_PASS_TRUNCATED,
-    HINT_MIN_LABELS, TABLE_SLOT,
+    HINT_MIN_NAME_LEN, TABLE_SLOT,
     fastpath::{
         Entry, KEY_NAME_LEN, KIND_EXACT, KIND_NODE, MAX_ANCESTORS, MAX_FIXUPS, MapKey,
         NODE_BELOW_CUT, NODE_CUT, NODE_PASS, NODE_WILDCARD, NameWords, TAIL_CAP, name_hash,
@@ -176,7 +176,6 @@ pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
     let qstart = dns + DNS_HLEN;
     let mut next = 0usize;
     let mut qlen = 0usize;
-    let mut labels = 0usize;
     let mut qsum = 0u64;
     // A constant trip count with an index, as the verifier likes it (§10.2),
     // four bytes per bounds check: a name ending in a chunk is followed by
@@ -206,7 +205,6 @@ pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
                     qlen = i + 1;
                     break 'chunks;
                 }
-                labels += 1;
                 next = i + 1 + b as usize;
             }
             name[i] = lower(b);
@@ -288,7 +286,7 @@ pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
     let Some(table) = TABLES.get(TABLE_SLOT) else {
         return Err(COUNTER_PASS_NO_TABLE);
     };
-    let entry = lookup(table, s, qtype, labels)?;
+    let entry = lookup(table, s, qtype, qlen)?;
     let query = Query {
         dns,
         qlen,
@@ -305,16 +303,23 @@ pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
 /// The lookup of `dnsd_common::fastpath`: exact, node, ancestors (closest
 /// encloser), wildcard, zone NXDOMAIN. Each name is hashed once for its
 /// lookups; an entry found under the hash must hold the same name. Names
-/// with fewer labels than any in the table are not looked up (they would
-/// miss, and the walk would end in a pass).
+/// shorter than any in the table are not looked up (they would miss, and
+/// the walk would end in a pass).
 #[inline(always)]
-fn lookup(table: &Table, s: *mut Scratch, qtype: u16, labels: usize) -> Result<&Entry, u32> {
+fn lookup(table: &Table, s: *mut Scratch, qtype: u16, qlen: usize) -> Result<&Entry, u32> {
     // SAFETY: this CPU's scratch entry, used by nothing else meanwhile.
     let (win, name) = unsafe { (&mut (*s).win, &(*s).name) };
-    let min_labels = HINTS.get(HINT_MIN_LABELS).map_or(0, |&v| v as usize);
-    if labels < min_labels {
+    let min_len = HINTS.get(HINT_MIN_NAME_LEN).map_or(0, |&v| v as usize);
+    if qlen < min_len {
         return Err(COUNTER_PASS_MISS);
     }
+    // The suffixes worth probing start at most here (they are at least
+    // `min_len` long). Kept in the scratch entry and read afresh in each
+    // iteration: a bound held in a register would get another range on
+    // every iteration's branch, and the 5.10 verifier would then not prune
+    // the walk's states.
+    // SAFETY: this CPU's scratch entry.
+    unsafe { ptr::write_volatile(&mut (*s).last_off, (qlen - min_len) as u64) };
 
     // 1. Exact (name, qtype).
     let hash = window(win, name, 0);
@@ -331,17 +336,16 @@ fn lookup(table: &Table, s: *mut Scratch, qtype: u16, labels: usize) -> Result<&
     }
     // 3. The closest encloser, one label up at a time.
     let mut off = 0usize;
-    let mut depth = labels;
     for _ in 0..MAX_ANCESTORS {
         let len = name[off & (KEY_NAME_LEN - 1)] as usize;
         if len == 0 {
             break; // the root was tried already: out of our zones
         }
-        depth = depth.wrapping_sub(1);
-        if depth < min_labels {
-            break; // shallower than every name in the table
-        }
         off = (off + 1 + len) & (KEY_NAME_LEN - 1);
+        // SAFETY: as above.
+        if off as u64 > unsafe { ptr::read_volatile(&(*s).last_off) } {
+            break; // shorter than every name in the table
+        }
         let hash = window(win, name, off);
         let Some(node) = get(table, win, hash, 0, KIND_NODE)? else {
             continue;

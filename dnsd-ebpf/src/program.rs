@@ -77,6 +77,9 @@ pub(crate) struct Scratch {
     pub name: [u8; 2 * KEY_NAME_LEN],
     /// Round-trip slot that hides per-path constants from the verifier.
     pub spill: u64,
+    /// Offset in `name` of the shortest suffix the closest-encloser walk
+    /// may probe.
+    pub last_off: u64,
 }
 
 // `answer` copies names 8 bytes at a time: both buffers must be 8-aligned.

@@ -53,6 +53,12 @@
 //! (§3) wants clock-dependent answers from userspace. Zones with records
 //! restricted to tinydns locations (`client_dependent`) are treated the same
 //! way: their answers depend on the client's address.
+//!
+//! **Hashed map keys:** every entry gets its key's name (the program
+//! compares it); keys whose `MapKey` (64-bit name hash, qtype, kind) is
+//! shared by another key all get `Entry::collision()`, which matches no
+//! name, so their queries go to userspace (`build_with_hash` lets tests
+//! force such collisions).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 

@@ -8,7 +8,7 @@ use aya::{
     programs::{ProgramError, TestRun as _, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId},
 };
 use dnsd_common::{
-    ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_NAMES, Config, HINT_MIN_LABELS, MAP_ALLOW_V4,
+    ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_NAMES, Config, HINT_MIN_NAME_LEN, MAP_ALLOW_V4,
     MAP_ALLOW_V6, MAP_CONFIG, MAP_COUNTERS, MAP_HINTS, MAP_TABLES, PROGRAM_NAME, PROGRAM_SWAP_NAME,
     TABLE_SLOT,
     fastpath::{
@@ -174,9 +174,9 @@ impl XdpProgram {
         let inner = table_map(table)?;
         // A hint above the true value only passes queries, one below only
         // costs probes: lower it before the swap, raise it after.
-        let min_labels = min_labels(table);
-        let current = self.hint(HINT_MIN_LABELS)?;
-        self.set_hint(HINT_MIN_LABELS, current.min(min_labels))?;
+        let min_len = min_name_len(table);
+        let current = self.hint(HINT_MIN_NAME_LEN)?;
+        self.set_hint(HINT_MIN_NAME_LEN, current.min(min_len))?;
         let map = self.ebpf.map_mut(MAP_TABLES).ok_or(XdpError::Missing {
             kind: "map",
             name: MAP_TABLES,
@@ -186,7 +186,7 @@ impl XdpProgram {
         outer
             .set(TABLE_SLOT, &inner, 0)
             .map_err(|source| map_error("publishing the new table", source))?;
-        self.set_hint(HINT_MIN_LABELS, min_labels)?;
+        self.set_hint(HINT_MIN_NAME_LEN, min_len)?;
         // Our descriptor of the new map closes here; the slot keeps it alive.
         self.table_len = table.entries.len() + table.zone_nx.len();
         debug!(
@@ -571,19 +571,18 @@ fn run_program(
     })
 }
 
-/// The fewest labels of any name in `table` (0 if it has none, so the
-/// program skips nothing).
-fn min_labels(table: &Table) -> u32 {
+/// The wire length of the shortest name in `table` (0 if it has none, so
+/// the program skips nothing).
+fn min_name_len(table: &Table) -> u32 {
     table
         .entries
         .iter()
         .map(|(key, _)| {
-            let (mut pos, mut labels) = (0usize, 0u32);
+            let mut pos = 0usize;
             while let Some(&len) = key.name.get(pos).filter(|&&len| len != 0) {
-                labels += 1;
                 pos += 1 + usize::from(len);
             }
-            labels
+            pos as u32 + 1
         })
         .min()
         .unwrap_or(0)

@@ -1729,22 +1729,23 @@ fn rfc4592_snapshot() -> Snapshot {
     .snapshot
 }
 
-/// The min-labels hint follows each table: two labels for the test zones
-/// (a one-label query passes without a probe), one once a table with the
-/// one-label zone `example.` is loaded, whose names are then answered.
+/// The shortest-name hint follows each table: 13 bytes (`example.com`,
+/// `example.org`) for the test zones, so a shorter query passes without a
+/// probe; 9 (`example`) once the RFC 4592 zone is loaded, whose names are
+/// then answered.
 #[test]
-fn root_min_labels_hint_follows_the_table() {
-    use dnsd_common::HINT_MIN_LABELS;
+fn root_min_name_len_hint_follows_the_table() {
+    use dnsd_common::HINT_MIN_NAME_LEN;
 
     let mut h = Harness::new(EngineSettings::default());
-    assert_eq!(h.program.hint(HINT_MIN_LABELS).unwrap(), 2);
+    assert_eq!(h.program.hint(HINT_MIN_NAME_LEN).unwrap(), 13);
     let frame = v4().build(&Msg::new("com", T_A).bytes());
     h.pass("one label", &v4(), &frame, Some(COUNTER_PASS_MISS));
 
     h.snapshot = rfc4592_snapshot();
     h.table = table::build(&h.snapshot, &h.settings);
     h.program.load_table(&h.table).unwrap();
-    assert_eq!(h.program.hint(HINT_MIN_LABELS).unwrap(), 1);
+    assert_eq!(h.program.hint(HINT_MIN_NAME_LEN).unwrap(), 9);
     h.tx(
         "apex of a one-label zone",
         &v4(),
