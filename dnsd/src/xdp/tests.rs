@@ -576,6 +576,12 @@ host    A     198.51.100.2
 }
 
 fn compile_zones(serial: u32, www: &str) -> Snapshot {
+    snapshot_of(&zone_text(serial, www))
+}
+
+/// Master-file zones `(apex, text)` compiled into one snapshot (RFC 4592
+/// wildcards).
+fn snapshot_of(zones: &[(&str, String)]) -> Snapshot {
     use std::{path::Path, sync::Arc};
 
     use crate::config::WildcardMode;
@@ -585,12 +591,12 @@ fn compile_zones(serial: u32, www: &str) -> Snapshot {
         master,
     };
 
-    let inputs = zone_text(serial, www)
-        .into_iter()
+    let inputs = zones
+        .iter()
         .map(|(apex, text)| {
             let apex = Name::parse_text(apex).unwrap();
             let file: Arc<Path> = Arc::from(Path::new("xdp-test.zone"));
-            let parsed = master::parse(&text, &file, &apex, 3600);
+            let parsed = master::parse(text, &file, &apex, 3600);
             assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
             ZoneInput {
                 apex,
@@ -1702,31 +1708,38 @@ fn root_verifier_cost_stays_small() {
 
 /// The RFC 4592 §2.2.1 example zone (apex `example.`, one label), alone.
 fn rfc4592_snapshot() -> Snapshot {
-    use std::{path::Path, sync::Arc};
-
-    use crate::config::WildcardMode;
-    use crate::wire::name::Name;
-    use crate::zone::{
-        compile::{ZoneInput, compile_inputs},
-        master,
-    };
-
     let text = include_str!("../zone/testdata/master/rfc4592.zone");
-    let apex = Name::parse_text("example.").unwrap();
-    let file: Arc<Path> = Arc::from(Path::new("rfc4592.zone"));
-    let parsed = master::parse(text, &file, &apex, 3600);
-    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    compile_inputs(
-        vec![ZoneInput {
-            apex,
-            records: parsed.records,
-            wildcards: WildcardMode::Rfc4592,
-            source: "rfc4592.zone".into(),
-        }],
-        Vec::new(),
-    )
-    .unwrap()
-    .snapshot
+    snapshot_of(&[("example.", text.to_owned())])
+}
+
+/// Names at the key's limit: 64 bytes (the root label included) are
+/// answered exactly, as NXDOMAIN and from a wildcard, their windows and
+/// hashes reaching the end of the name buffer; 65 bytes pass.
+#[test]
+fn root_names_at_the_key_length() {
+    let zone = "$ORIGIN example.com.
+$TTL 3600
+@       SOA   ns1 hostmaster 1 3600 900 604800 300
+@       NS    ns1
+ns1     A     192.0.2.53
+*.w     A     192.0.2.99
+";
+    let h = Harness::with_snapshot(
+        snapshot_of(&[("example.com.", zone.to_owned())]),
+        EngineSettings::default(),
+    );
+    // 64 and 65 bytes: `<n letters>.<label>.example.com`.
+    let name = |n: usize, label: &str| format!("{}.{label}.example.com", "k".repeat(n));
+    let fits_w = name(64 - 1 - 2 - 13, "w");
+    assert_eq!(wire(&fits_w).len(), 64);
+    let reply = h.tx("wildcard, 64 bytes", &v4(), &Msg::new(&fits_w, T_A));
+    assert_eq!(counts_of(&reply)[1], 1);
+    let fits_nx = name(64 - 1 - 2 - 13, "x");
+    let reply = h.tx("NXDOMAIN, 64 bytes", &v4(), &Msg::new(&fits_nx, T_A));
+    assert_eq!(rcode_of(&reply), 3);
+    let long = name(64 - 1 - 2 - 13 + 1, "w");
+    let frame = v4().build(&Msg::new(&long, T_A).bytes());
+    h.pass("65 bytes", &v4(), &frame, Some(COUNTER_PASS_NAME_TOO_LONG));
 }
 
 /// The shortest-name hint follows each table: 13 bytes (`example.com`,
