@@ -20,17 +20,28 @@ pub const MAP_CONFIG: &str = "CONFIG";
 pub const MAP_COUNTERS: &str = "COUNTERS";
 
 /// Name of the `ArrayOfMaps` holding the current fast-path table: slot
-/// [`TABLE_SLOT`] holds one `HashMap<fastpath::Key, fastpath::Entry>` with
+/// [`TABLE_SLOT`] holds one `HashMap<fastpath::MapKey, fastpath::Entry>` with
 /// the exact and node entries *and* the per-zone NXDOMAIN entries (keys of
 /// kind [`KIND_ZONE_NX`]), so one outer lookup per packet yields one whole
 /// version of the table. Reloads build a new inner map and swap the slot.
 pub const MAP_TABLES: &str = "TABLES";
 /// The slot of [`MAP_TABLES`] the program reads.
 pub const TABLE_SLOT: u32 = 0;
-/// `fastpath::Key::kind` of a zone's NXDOMAIN entry inside the [`MAP_TABLES`]
-/// inner map: `name` all zero, `qtype` = the zone index (what
+/// `fastpath::MapKey::kind` of a zone's NXDOMAIN entry inside the
+/// [`MAP_TABLES`] inner map: `hash` zero, `qtype` = the zone index (what
 /// `fastpath::Entry::zone` holds).
 pub const KIND_ZONE_NX: u16 = 3;
+/// Name of the `Array<u32>` of hints about the current table
+/// ([`HINT_SLOTS`] entries, zero meaning "no hint").
+pub const MAP_HINTS: &str = "HINTS";
+/// [`MAP_HINTS`] slot: the wire length of the shortest name in the table.
+/// The program probes no shorter name (query or ancestor): none exists, so
+/// the closest-encloser walk would end in a pass anyway. Any value at most
+/// the true one only costs probes, and a larger (stale) one only makes the
+/// program pass more, so it need not change atomically with the table.
+pub const HINT_MIN_NAME_LEN: u32 = 0;
+/// Entries of [`MAP_HINTS`].
+pub const HINT_SLOTS: u32 = 1;
 /// Name of the `LpmTrie<[u8; 4], u8>` of served IPv4 addresses (/32 keys).
 pub const MAP_ALLOW_V4: &str = "ALLOW_V4";
 /// Name of the `LpmTrie<[u8; 16], u8>` of served IPv6 addresses (/128 keys).
@@ -217,6 +228,9 @@ pub const COUNTER_PASS_ADJUST_TAIL: u32 = COUNTER_PASS_BASE + 25;
 /// source multicast, unspecified, loopback or IPv4-mapped; UDP source port
 /// 0. Never reflect a reply there.
 pub const COUNTER_PASS_BAD_SOURCE: u32 = COUNTER_PASS_BASE + 26;
+/// A table entry under the query's hashed key holds another name (a hash
+/// collision, or a name the builder left out because its key collided).
+pub const COUNTER_PASS_COLLISION: u32 = COUNTER_PASS_BASE + 27;
 
 /// Index → stable metric label, for every counter defined so far.
 pub const COUNTER_NAMES: &[(u32, &str)] = &[
@@ -254,6 +268,7 @@ pub const COUNTER_NAMES: &[(u32, &str)] = &[
     (COUNTER_PASS_BAD_ENTRY, "pass_bad_entry"),
     (COUNTER_PASS_ADJUST_TAIL, "pass_adjust_tail"),
     (COUNTER_PASS_BAD_SOURCE, "pass_bad_source"),
+    (COUNTER_PASS_COLLISION, "pass_collision"),
 ];
 
 /// The metric label of counter `index`, if it is defined.
@@ -271,7 +286,7 @@ pub fn counter_name(index: u32) -> Option<&'static str> {
 const _: () = {
     assert!(COUNTER_ANSWERED_BASE + COUNTER_ANSWERED_SLOTS <= COUNTER_PASS_BASE);
     assert!(COUNTER_PASS_BASE + COUNTER_PASS_SLOTS <= COUNTER_SLOTS);
-    assert!(COUNTER_PASS_BAD_SOURCE < COUNTER_PASS_BASE + COUNTER_PASS_SLOTS);
+    assert!(COUNTER_PASS_COLLISION < COUNTER_PASS_BASE + COUNTER_PASS_SLOTS);
     assert!(COUNTER_ANSWERED_REFERRAL < COUNTER_ANSWERED_BASE + COUNTER_ANSWERED_SLOTS);
     assert!(KIND_ZONE_NX != fastpath::KIND_EXACT && KIND_ZONE_NX != fastpath::KIND_NODE);
     // Indexes are unique and inside the map.

@@ -21,13 +21,14 @@ use aya_ebpf::{helpers::bpf_xdp_adjust_tail, maps::lpm_trie::Key as LpmKey, prog
 use dnsd_common::{
     COUNTER_ANSWERED_BASE, COUNTER_ANSWERED_SLOTS, COUNTER_PASS_ADJUST_TAIL,
     COUNTER_PASS_BAD_CHECKSUM, COUNTER_PASS_BAD_ENTRY, COUNTER_PASS_BAD_NAME,
-    COUNTER_PASS_BAD_SOURCE, COUNTER_PASS_COUNTS, COUNTER_PASS_EDNS, COUNTER_PASS_MISS,
-    COUNTER_PASS_NAME_TOO_LONG, COUNTER_PASS_NO_CHECKSUM, COUNTER_PASS_NO_TABLE, COUNTER_PASS_NODE,
-    COUNTER_PASS_NOT_OURS, COUNTER_PASS_NOT_QUERY, COUNTER_PASS_QCLASS, COUNTER_PASS_QTYPE,
-    COUNTER_PASS_SHORT, COUNTER_PASS_TOO_BIG, COUNTER_PASS_TRUNCATED, KIND_ZONE_NX, TABLE_SLOT,
+    COUNTER_PASS_BAD_SOURCE, COUNTER_PASS_COLLISION, COUNTER_PASS_COUNTS, COUNTER_PASS_EDNS,
+    COUNTER_PASS_MISS, COUNTER_PASS_NAME_TOO_LONG, COUNTER_PASS_NO_CHECKSUM, COUNTER_PASS_NO_TABLE,
+    COUNTER_PASS_NODE, COUNTER_PASS_NOT_OURS, COUNTER_PASS_NOT_QUERY, COUNTER_PASS_QCLASS,
+    COUNTER_PASS_QTYPE, COUNTER_PASS_SHORT, COUNTER_PASS_TOO_BIG, COUNTER_PASS_TRUNCATED,
+    HINT_MIN_NAME_LEN, TABLE_SLOT,
     fastpath::{
-        Entry, KEY_NAME_LEN, KIND_EXACT, KIND_NODE, Key, MAX_ANCESTORS, MAX_FIXUPS, NODE_BELOW_CUT,
-        NODE_CUT, NODE_PASS, NODE_WILDCARD, TAIL_CAP,
+        Entry, KEY_NAME_LEN, KIND_EXACT, KIND_NODE, MAX_ANCESTORS, MAX_FIXUPS, MapKey,
+        NODE_BELOW_CUT, NODE_CUT, NODE_PASS, NODE_WILDCARD, NameWords, TAIL_CAP, name_hash,
     },
     net::{
         CLASS_IN, DNS_HLEN, DNS_OPCODE_MASK, DNS_QR, DNS_RD, DnsHdr, EDNS_DO, EthHdr, IPPROTO_UDP,
@@ -36,8 +37,8 @@ use dnsd_common::{
 };
 
 use crate::program::{
-    ALLOW_V4, ALLOW_V6, SCRATCH, Scratch, TABLES, Table, Udp, checked, config, frame_len, header,
-    header_mut,
+    ALLOW_V4, ALLOW_V6, HINTS, SCRATCH, Scratch, TABLES, Table, Udp, checked, config, frame_len,
+    header, header_mut,
 };
 
 /// QTYPEs passed before any lookup: zone transfers (IXFR, AXFR), which the
@@ -285,7 +286,7 @@ pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
     let Some(table) = TABLES.get(TABLE_SLOT) else {
         return Err(COUNTER_PASS_NO_TABLE);
     };
-    let entry = lookup(table, s, qtype)?;
+    let entry = lookup(table, s, qtype, qlen)?;
     let query = Query {
         dns,
         qlen,
@@ -300,24 +301,33 @@ pub(crate) fn respond(ctx: &XdpContext, udp: &Udp) -> Result<u32, u32> {
 }
 
 /// The lookup of `dnsd_common::fastpath`: exact, node, ancestors (closest
-/// encloser), wildcard, zone NXDOMAIN.
+/// encloser), wildcard, zone NXDOMAIN. Each name is hashed once for its
+/// lookups; an entry found under the hash must hold the same name. Names
+/// shorter than any in the table are not looked up (they would miss, and
+/// the walk would end in a pass).
 #[inline(always)]
-fn lookup(table: &Table, s: *mut Scratch, qtype: u16) -> Result<&Entry, u32> {
+fn lookup(table: &Table, s: *mut Scratch, qtype: u16, qlen: usize) -> Result<&Entry, u32> {
     // SAFETY: this CPU's scratch entry, used by nothing else meanwhile.
-    let (key, name) = unsafe { (&mut (*s).key, &(*s).name) };
-    key._pad = [0; 4];
+    let (win, name) = unsafe { (&mut (*s).win, &(*s).name) };
+    let min_len = HINTS.get(HINT_MIN_NAME_LEN).map_or(0, |&v| v as usize);
+    if qlen < min_len {
+        return Err(COUNTER_PASS_MISS);
+    }
+    // The suffixes worth probing start at most here (they are at least
+    // `min_len` long). Kept in the scratch entry and read afresh in each
+    // iteration: a bound held in a register would get another range on
+    // every iteration's branch, and the 5.10 verifier would then not prune
+    // the walk's states.
+    // SAFETY: this CPU's scratch entry.
+    unsafe { ptr::write_volatile(&mut (*s).last_off, (qlen - min_len) as u64) };
 
     // 1. Exact (name, qtype).
-    key_name(key, name, 0);
-    key.qtype = qtype;
-    key.kind = KIND_EXACT;
-    if let Some(e) = get(table, key) {
+    let hash = window(win, name, 0);
+    if let Some(e) = get(table, win, hash, qtype, KIND_EXACT)? {
         return Ok(e);
     }
     // 2. The name exists: NODATA, or the referral.
-    key.qtype = 0;
-    key.kind = KIND_NODE;
-    if let Some(node) = get(table, key) {
+    if let Some(node) = get(table, win, hash, 0, KIND_NODE)? {
         return if node.node_flags & NODE_PASS != 0 {
             Err(COUNTER_PASS_NODE)
         } else {
@@ -332,10 +342,12 @@ fn lookup(table: &Table, s: *mut Scratch, qtype: u16) -> Result<&Entry, u32> {
             break; // the root was tried already: out of our zones
         }
         off = (off + 1 + len) & (KEY_NAME_LEN - 1);
-        key_name(key, name, off);
-        key.qtype = 0;
-        key.kind = KIND_NODE;
-        let Some(node) = get(table, key) else {
+        // SAFETY: as above.
+        if off as u64 > unsafe { ptr::read_volatile(&(*s).last_off) } {
+            break; // shorter than every name in the table
+        }
+        let hash = window(win, name, off);
+        let Some(node) = get(table, win, hash, 0, KIND_NODE)? else {
             continue;
         };
         let node_flags = node.node_flags;
@@ -346,35 +358,64 @@ fn lookup(table: &Table, s: *mut Scratch, qtype: u16) -> Result<&Entry, u32> {
             return Ok(node);
         }
         if node_flags & NODE_WILDCARD != 0 {
-            wildcard_name(key, name, off);
-            key.qtype = qtype;
-            key.kind = KIND_EXACT;
-            if let Some(e) = get(table, key) {
+            let hash = wildcard_window(win, name, off);
+            if let Some(e) = get(table, win, hash, qtype, KIND_EXACT)? {
                 return Ok(e);
             }
-            key.qtype = 0;
-            key.kind = KIND_NODE;
-            return match get(table, key) {
+            return match get(table, win, hash, 0, KIND_NODE)? {
                 Some(w) if w.node_flags & NODE_PASS == 0 => Ok(w),
                 _ => Err(COUNTER_PASS_NODE),
             };
         }
-        let zone = node.zone;
-        clear64(key.name.as_mut_ptr());
-        key.qtype = zone;
-        key.kind = KIND_ZONE_NX;
-        return get(table, key).ok_or(COUNTER_PASS_NODE);
+        // The slot's key holds no name: nothing to compare.
+        let nx = MapKey::zone_nx(node.zone);
+        // SAFETY: as in `get`.
+        return match table.get_ptr(&nx) {
+            Some(p) => Ok(unsafe { &*p }),
+            None => Err(COUNTER_PASS_NODE),
+        };
     }
     // 4. No zone of ours, or deeper than MAX_ANCESTORS below the encloser.
     Err(COUNTER_PASS_MISS)
 }
 
+/// The entry under (`hash`, `qtype`, `kind`), if any; the pass reason if
+/// it holds a name other than `win` (a collision: never answered, and not
+/// a miss either, which could mean NXDOMAIN).
 #[inline(always)]
-fn get<'a>(table: &'a Table, key: &Key) -> Option<&'a Entry> {
+fn get<'a>(
+    table: &'a Table,
+    win: &NameWords,
+    hash: u64,
+    qtype: u16,
+    kind: u16,
+) -> Result<Option<&'a Entry>, u32> {
+    let key = MapKey {
+        hash,
+        qtype,
+        kind,
+        _pad: [0; 4],
+    };
+    let Some(p) = table.get_ptr(&key) else {
+        return Ok(None);
+    };
     // SAFETY: inner maps are never modified once published (reloads swap
     // in a new map), so the value cannot change under us; RCU keeps it
     // alive until the program returns.
-    table.get_ptr(key).map(|p| unsafe { &*p })
+    let e = unsafe { &*p };
+    // `Entry` is 8-byte aligned and `name` its first field.
+    let words = e.name.as_ptr() as *const u64;
+    let mut diff = 0u64;
+    let mut i = 0;
+    while i < win.len() {
+        // SAFETY: `name` has KEY_NAME_LEN = 8 × 8 bytes, 8-aligned.
+        diff |= u64::from_le(unsafe { *words.add(i) }) ^ win[i];
+        i += 1;
+    }
+    if diff != 0 {
+        return Err(COUNTER_PASS_COLLISION);
+    }
+    Ok(Some(e))
 }
 
 /// Checks the entry and the size, then rewrites the frame into the reply.
@@ -617,39 +658,45 @@ fn clear64(p: *mut u8) {
     }
 }
 
-/// `key.name` = the 64 bytes of `name` from `off` (≤ 63): the suffix
-/// starting there, zero-padded. Eight aligned 8-byte words, each combined
-/// from two source words (`name` and `key.name` are 8-byte aligned: the
-/// scratch entry is, `key` is its first field and `name` follows the
-/// 72-byte key).
+/// `win` = the 64 bytes of `name` from `off` (≤ 63) as words: the suffix
+/// starting there, zero-padded; returns its hash.
 #[inline(always)]
-fn key_name(key: &mut Key, name: &[u8; 2 * KEY_NAME_LEN], off: usize) {
+fn window(win: &mut NameWords, name: &[u8; 2 * KEY_NAME_LEN], off: usize) -> u64 {
+    fill(win, name, off);
+    name_hash(win)
+}
+
+/// The words of [`window`]. Each is combined from two aligned source words
+/// (`name` is 8-byte aligned).
+#[inline(always)]
+fn fill(win: &mut NameWords, name: &[u8; 2 * KEY_NAME_LEN], off: usize) {
     let off = off & (KEY_NAME_LEN - 1);
     let q = off >> 3;
     let r = ((off & 7) << 3) as u32;
     let src = name.as_ptr() as *const u64;
-    let dst = key.name.as_mut_ptr() as *mut u64;
     let mut w = 0;
     while w < KEY_NAME_LEN / 8 {
-        // SAFETY: q + w + 1 ≤ 7 + 7 + 1 < 16 words of `name`; w < 8 words of
-        // `key.name`; both 8-byte aligned (see above).
-        unsafe {
-            let lo = u64::from_le(*src.add(q + w));
-            let hi = u64::from_le(*src.add(q + w + 1));
-            // `hi << (64 - r)`, written so that r = 0 shifts by at most 63.
-            *dst.add(w) = ((lo >> r) | ((hi << 1) << (63 - r))).to_le();
-        }
+        // SAFETY: q + w + 1 ≤ 7 + 7 + 1 < 16 words of `name`, 8-aligned.
+        let (lo, hi) = unsafe {
+            (
+                u64::from_le(*src.add(q + w)),
+                u64::from_le(*src.add(q + w + 1)),
+            )
+        };
+        // `hi << (64 - r)`, written so that r = 0 shifts by at most 63.
+        win[w] = (lo >> r) | ((hi << 1) << (63 - r));
         w += 1;
     }
 }
 
-/// `key.name` = `\x01*` + the suffix of `name` from `off` (2 ≤ `off` ≤ 63;
-/// the suffix is at most 62 bytes since a label was stripped).
+/// `win` = `\x01*` + the suffix of `name` from `off` (2 ≤ `off` ≤ 63;
+/// the suffix is at most 62 bytes since a label was stripped); returns
+/// its hash.
 #[inline(always)]
-fn wildcard_name(key: &mut Key, name: &[u8; 2 * KEY_NAME_LEN], off: usize) {
-    key_name(key, name, off.wrapping_sub(2));
-    key.name[0] = 1;
-    key.name[1] = b'*';
+fn wildcard_window(win: &mut NameWords, name: &[u8; 2 * KEY_NAME_LEN], off: usize) -> u64 {
+    fill(win, name, off.wrapping_sub(2));
+    win[0] = (win[0] & !0xffff) | (u64::from(b'*') << 8) | 1;
+    name_hash(win)
 }
 
 /// An IPv6 source we never reply to: multicast, unspecified (::), loopback

@@ -23,8 +23,8 @@ use dnsd_common::{
     ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_DNS_UDP, COUNTER_PACKETS_SEEN,
     COUNTER_PASS_BAD_IP_VERSION, COUNTER_PASS_BAD_LENGTH, COUNTER_PASS_IP_FRAGMENT,
     COUNTER_PASS_IPV4_OPTIONS, COUNTER_PASS_NOT_IP, COUNTER_PASS_NOT_UDP, COUNTER_PASS_OTHER_PORT,
-    COUNTER_PASS_TOO_MANY_VLANS, COUNTER_PASS_TRUNCATED, COUNTER_SLOTS, Config,
-    fastpath::{Entry, KEY_NAME_LEN, Key},
+    COUNTER_PASS_TOO_MANY_VLANS, COUNTER_PASS_TRUNCATED, COUNTER_SLOTS, Config, HINT_SLOTS,
+    fastpath::{Entry, KEY_NAME_LEN, MapKey, NameWords},
     net::{
         ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, EthHdr, IPPROTO_UDP, IPV4_HLEN,
         IPV6_HLEN, Ipv4Hdr, Ipv6Hdr, MAX_VLAN_TAGS, UDP_HLEN, UdpHdr, VLAN_HLEN, VlanHdr,
@@ -36,6 +36,10 @@ use crate::answer;
 /// Runtime configuration, one entry at `CONFIG_INDEX`; all-zero means defaults.
 #[map(name = "CONFIG")]
 pub(crate) static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+
+/// Hints about the current table, indexed by `dnsd_common::HINT_*`.
+#[map(name = "HINTS")]
+pub(crate) static HINTS: Array<u32> = Array::with_max_entries(HINT_SLOTS, 0);
 
 /// Per-CPU counters, indexed by the `dnsd_common::COUNTER_*` constants.
 #[map(name = "COUNTERS")]
@@ -53,7 +57,7 @@ pub(crate) static ALLOW_V6: LpmTrie<[u8; 16], u8> = LpmTrie::with_max_entries(AL
 /// NXDOMAIN entries. `1` is only the template's size: the loader creates
 /// each inner map sized from its table (hash inner maps may differ in
 /// `max_entries` since Linux 5.10).
-pub(crate) type Table = BtfHashMap<Key, Entry, 1>;
+pub(crate) type Table = BtfHashMap<MapKey, Entry, 1>;
 
 /// Slot `TABLE_SLOT` holds the current table. The loader fills a new inner
 /// map and swaps it in with one update; a packet reads the slot once, so it
@@ -64,19 +68,23 @@ pub(crate) static TABLES: ArrayOfMaps<Table, 1> = ArrayOfMaps::new();
 /// Per-CPU scratch space for key and name buffers (the stack has 512 bytes).
 #[repr(C, align(8))]
 pub(crate) struct Scratch {
-    /// The key of the current lookup.
-    pub key: Key,
+    /// The key name of the current lookup as words: hashed into the map
+    /// key, then compared with the name of the entry found.
+    pub win: NameWords,
     /// The query name, lower-cased, zero-padded. Bytes from `KEY_NAME_LEN`
     /// on are never written and stay zero, so a 64-byte window starting
     /// anywhere in the first half is a zero-padded key name.
     pub name: [u8; 2 * KEY_NAME_LEN],
     /// Round-trip slot that hides per-path constants from the verifier.
     pub spill: u64,
+    /// Offset in `name` of the shortest suffix the closest-encloser walk
+    /// may probe.
+    pub last_off: u64,
 }
 
 // `answer` copies names 8 bytes at a time: both buffers must be 8-aligned.
 const _: () = {
-    assert!(mem::offset_of!(Scratch, key) == 0);
+    assert!(mem::offset_of!(Scratch, win) == 0);
     assert!(mem::offset_of!(Scratch, name) % 8 == 0);
     assert!(mem::align_of::<Scratch>() == 8);
 };

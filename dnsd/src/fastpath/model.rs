@@ -160,19 +160,29 @@ fn unless_pass(entry: &Entry) -> Option<&Entry> {
     (entry.node_flags & NODE_PASS == 0).then_some(entry)
 }
 
+/// What a lookup of `key` finds: `Ok(None)` for a miss, `Err(())` (pass)
+/// if the entry found holds another name (a collision entry: the map is
+/// keyed by a hash of the name, and the program compares the names).
+fn get<'t>(table: &'t Table, key: &Key) -> Result<Option<&'t Entry>, ()> {
+    match table.get(key) {
+        Some(e) if e.name != key.name => Err(()),
+        found => Ok(found),
+    }
+}
+
 /// The lookup of `dnsd_common::fastpath`, steps 1 to 4.
 fn find<'t>(table: &'t Table, q: &Query) -> Option<&'t Entry> {
     // 1. Exact.
     let mut key = q.key;
     key.qtype = q.qtype;
     key.kind = KIND_EXACT;
-    if let Some(e) = table.get(&key) {
+    if let Some(e) = get(table, &key).ok()? {
         return Some(e);
     }
     // 2. The name exists: NODATA, referral or pass.
     key.qtype = 0;
     key.kind = KIND_NODE;
-    if let Some(node) = table.get(&key) {
+    if let Some(node) = get(table, &key).ok()? {
         return unless_pass(node);
     }
     // 3. The closest encloser, at most MAX_ANCESTORS labels up.
@@ -190,7 +200,7 @@ fn find<'t>(table: &'t Table, q: &Query) -> Option<&'t Entry> {
         let mut anc = Key::zeroed();
         anc.name[..len].copy_from_slice(&q.key.name[start..q.qlen]);
         anc.kind = KIND_NODE;
-        let Some(enc) = table.get(&anc) else {
+        let Some(enc) = get(table, &anc).ok()? else {
             continue;
         };
         let enc = unless_pass(enc)?;
@@ -208,12 +218,12 @@ fn find<'t>(table: &'t Table, q: &Query) -> Option<&'t Entry> {
             star.name[2..2 + len].copy_from_slice(&anc.name[..len]);
             star.qtype = q.qtype;
             star.kind = KIND_EXACT;
-            if let Some(e) = table.get(&star) {
+            if let Some(e) = get(table, &star).ok()? {
                 return Some(e);
             }
             star.qtype = 0;
             star.kind = KIND_NODE;
-            return unless_pass(table.get(&star)?);
+            return unless_pass(get(table, &star).ok()??);
         }
         return unless_pass(table.zone_nx.get(enc.zone as usize)?);
     }

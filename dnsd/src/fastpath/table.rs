@@ -53,12 +53,18 @@
 //! (§3) wants clock-dependent answers from userspace. Zones with records
 //! restricted to tinydns locations (`client_dependent`) are treated the same
 //! way: their answers depend on the client's address.
+//!
+//! **Hashed map keys:** every entry gets its key's name (the program
+//! compares it); keys whose `MapKey` (64-bit name hash, qtype, kind) is
+//! shared by another key all get `Entry::collision()`, which matches no
+//! name, so their queries go to userspace (`build_with_hash` lets tests
+//! force such collisions).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use dnsd_common::fastpath::{
-    KEY_NAME_LEN, KIND_EXACT, KIND_NODE, MAX_FIXUPS, NODE_BELOW_CUT, NODE_CUT, NODE_PASS,
-    NODE_WILDCARD, TAIL_CAP,
+    KEY_NAME_LEN, KIND_EXACT, KIND_NODE, MAX_FIXUPS, MapKey, NODE_BELOW_CUT, NODE_CUT, NODE_PASS,
+    NODE_WILDCARD, NameWords, TAIL_CAP, name_hash,
 };
 
 use super::{Entry, Key, Table, key_order, make_key};
@@ -122,12 +128,40 @@ const PROBE_QTYPES: [u16; 4] = [65280, 65281, 65282, 65283];
 
 /// Builds the table for `snapshot`; `settings` are the engine's.
 pub fn build(snapshot: &Snapshot, settings: &EngineSettings) -> Table {
+    build_with_hash(snapshot, settings, name_hash)
+}
+
+/// [`build`], with the map's name hash given (tests force collisions with
+/// weak ones; the program only ever uses [`name_hash`]).
+pub(crate) fn build_with_hash(
+    snapshot: &Snapshot,
+    settings: &EngineSettings,
+    hash: fn(&NameWords) -> u64,
+) -> Table {
     let mut b = Builder::new(snapshot, settings);
     for zi in 0..snapshot.zones.len() {
         b.add_zone(zi);
     }
     b.add_pass_nodes();
-    b.finish()
+    b.finish(hash)
+}
+
+/// Gives every entry the name of its key, and replaces the entries of
+/// keys whose [`MapKey`] (hashed with `hash`) is shared by another key
+/// with [`Entry::collision`]: the map can hold one of them only, and the
+/// program would answer none (the names differ), so userspace answers all.
+fn resolve_collisions(entries: &mut [(Key, Entry)], hash: fn(&NameWords) -> u64) {
+    let mut uses: HashMap<MapKey, usize> = HashMap::with_capacity(entries.len());
+    for (key, _) in entries.iter() {
+        *uses.entry(key.map_key_with(hash)).or_default() += 1;
+    }
+    for (key, entry) in entries.iter_mut() {
+        if uses.get(&key.map_key_with(hash)).copied().unwrap_or(0) > 1 {
+            *entry = Entry::collision();
+        } else {
+            entry.name = key.name;
+        }
+    }
 }
 
 /// A pass entry: `NODE_PASS`, [`PASS_TAIL_LEN`], counter 0 (never sent).
@@ -371,8 +405,9 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn finish(self) -> Table {
+    fn finish(self, hash: fn(&NameWords) -> u64) -> Table {
         let mut entries: Vec<(Key, Entry)> = self.entries.into_iter().collect();
+        resolve_collisions(&mut entries, hash);
         entries.sort_by(|a, b| key_order(&a.0, &b.0));
         Table {
             entries,

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use dnsd_common::COUNTER_ANSWERED_BASE;
 use dnsd_common::fastpath::{
-    KEY_NAME_LEN, KIND_EXACT, KIND_NODE, MAX_FIXUPS, NODE_BELOW_CUT, NODE_CUT, NODE_PASS,
-    NODE_WILDCARD, TAIL_CAP,
+    COLLISION_NAME, KEY_NAME_LEN, KIND_EXACT, KIND_NODE, MAX_FIXUPS, NODE_BELOW_CUT, NODE_CUT,
+    NODE_PASS, NODE_WILDCARD, NameWords, TAIL_CAP,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};
@@ -252,7 +252,12 @@ struct Fixture {
 
 impl Fixture {
     fn new(snap: Snapshot) -> Fixture {
-        let table = table::build(&snap, &settings());
+        Fixture::with_hash(snap, dnsd_common::fastpath::name_hash)
+    }
+
+    /// With the map's name hash replaced (to force collisions).
+    fn with_hash(snap: Snapshot, hash: fn(&NameWords) -> u64) -> Fixture {
+        let table = table::build_with_hash(&snap, &settings(), hash);
         let mut names: Vec<Name> = snap
             .zones
             .iter()
@@ -264,18 +269,26 @@ impl Fixture {
 }
 
 /// The test zones above.
+fn test_inputs() -> Vec<ZoneInput> {
+    vec![
+        example_info(),
+        rfc4592(),
+        example_com(),
+        child_example_com(),
+        example_net_tinydns(),
+        example_org(),
+    ]
+}
+
+/// The test zones above, compiled.
+fn test_zones() -> Snapshot {
+    compile(test_inputs())
+}
+
+/// The test zones above.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        Fixture::new(compile(vec![
-            example_info(),
-            rfc4592(),
-            example_com(),
-            child_example_com(),
-            example_net_tinydns(),
-            example_org(),
-        ]))
-    })
+    F.get_or_init(|| Fixture::new(test_zones()))
 }
 
 /// examples/dnsd.toml as shipped (the tinydns file with RFC 4592
@@ -675,6 +688,65 @@ fn names_over_the_key_length_and_tails_over_the_cap_are_left_out() {
     assert!(exact_of(t, "*.w.example.com", CNAME).is_some());
 }
 
+/// A weak name hash: the first three name bytes (length and two letters),
+/// so `www.example.com` and `www.example.info` share a map key.
+fn first_three_bytes(w: &NameWords) -> u64 {
+    w[0] & 0xff_ffff
+}
+
+/// Issue 3 item 4: a hash collision must never produce a wrong answer.
+/// Keys sharing a map key all get the collision entry (the map can hold
+/// one value per key), which the model, like the program, passes; every
+/// other entry is the one a collision-free build makes.
+#[test]
+fn colliding_map_keys_get_collision_entries_and_pass() {
+    let good = fixture();
+    let weak = Fixture::with_hash(test_zones(), first_three_bytes);
+    assert_eq!(good.table.entries.len(), weak.table.entries.len());
+    let mut groups: std::collections::HashMap<_, usize> = Default::default();
+    for (k, _) in &weak.table.entries {
+        *groups.entry(k.map_key_with(first_three_bytes)).or_default() += 1;
+    }
+    let (mut collided, mut kept) = (0, 0);
+    for ((k, w), (gk, g)) in weak.table.entries.iter().zip(&good.table.entries) {
+        assert_eq!(k, gk, "same keys, same order");
+        assert_eq!(g.name, k.name, "entries hold their key's name");
+        if groups[&k.map_key_with(first_three_bytes)] > 1 {
+            assert_eq!(w, &Entry::collision(), "{k:?}");
+            assert_eq!(w.name, COLLISION_NAME);
+            collided += 1;
+        } else {
+            assert_eq!(w, g, "{k:?}");
+            kept += 1;
+        }
+    }
+    assert!(
+        collided > 10 && kept > 10,
+        "{collided} collided, {kept} kept"
+    );
+
+    // Answered with the real hash, passed with the weak one: exact entries
+    // (A and AAAA exist at both names) and the NODATA of a node.
+    for (name, qtype) in [
+        ("www.example.com", A),
+        ("www.example.com", AAAA),
+        ("WWW.example.info", A),
+        ("www.example.info", MX),
+    ] {
+        let m = Q::new(&wire(name), qtype).bytes();
+        assert!(check(good, &m).unwrap(), "{name} answered");
+        assert!(!check(&weak, &m).unwrap(), "{name} passed");
+    }
+    // Nothing answered differs from the engine, and collisions cost answers.
+    let (weak_yes, total) = sweep(&weak);
+    let (good_yes, good_total) = sweep(good);
+    assert_eq!(total, good_total);
+    assert!(
+        0 < weak_yes && weak_yes < good_yes,
+        "{weak_yes} < {good_yes}"
+    );
+}
+
 #[test]
 fn tinydns_and_time_dependent_zones() {
     let f = fixture();
@@ -715,17 +787,7 @@ fn entry_counts_of_the_examples() {
             "example.com + child",
             vec![example_com(), child_example_com()],
         ),
-        (
-            "all test zones",
-            vec![
-                example_info(),
-                rfc4592(),
-                example_com(),
-                child_example_com(),
-                example_net_tinydns(),
-                example_org(),
-            ],
-        ),
+        ("all test zones", test_inputs()),
     ] {
         let snap = compile(inputs);
         print_counts(label, &snap, &table::build(&snap, &settings()));

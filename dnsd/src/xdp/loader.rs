@@ -8,10 +8,12 @@ use aya::{
     programs::{ProgramError, TestRun as _, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId},
 };
 use dnsd_common::{
-    ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_NAMES, Config, KIND_ZONE_NX, MAP_ALLOW_V4,
-    MAP_ALLOW_V6, MAP_CONFIG, MAP_COUNTERS, MAP_TABLES, PROGRAM_NAME, PROGRAM_SWAP_NAME,
+    ALLOW_MAX_ENTRIES, CONFIG_INDEX, COUNTER_NAMES, Config, HINT_MIN_NAME_LEN, MAP_ALLOW_V4,
+    MAP_ALLOW_V6, MAP_CONFIG, MAP_COUNTERS, MAP_HINTS, MAP_TABLES, PROGRAM_NAME, PROGRAM_SWAP_NAME,
     TABLE_SLOT,
-    fastpath::{Entry, KIND_EXACT, KIND_NODE, Key, MAX_FIXUPS, NODE_PASS, TAIL_CAP},
+    fastpath::{
+        COLLISION_NAME, Entry, KIND_EXACT, KIND_NODE, Key, MAX_FIXUPS, MapKey, NODE_PASS, TAIL_CAP,
+    },
 };
 use tracing::{debug, warn};
 
@@ -22,7 +24,7 @@ use crate::fastpath::Table;
 const BPF_NOEXIST: u64 = 1;
 
 /// One version of the table: the inner map of `TABLES`.
-pub(crate) type TableMap = HashMap<MapData, Key, Entry>;
+pub(crate) type TableMap = HashMap<MapData, MapKey, Entry>;
 
 /// A new, unpublished inner map holding `table` (entries and zone
 /// NXDOMAIN entries), sized for it.
@@ -35,19 +37,29 @@ pub(crate) fn table_map(table: &Table) -> Result<TableMap, XdpError> {
         map_error(&format!("creating a table map for {total} entries"), source)
     })?;
     for (key, entry) in &table.entries {
-        inner.insert(key, entry, BPF_NOEXIST).map_err(|source| {
-            map_error(
-                &format!(
-                    "inserting {} into the new table (duplicate key?)",
-                    describe_key(key)
-                ),
-                source,
-            )
-        })?;
+        // Keys whose map keys collide all hold the same collision entry
+        // (the builder's doing): the first insert stores it, the others
+        // overwrite it with itself. Any other duplicate is a builder bug.
+        let flags = if entry.name == COLLISION_NAME {
+            0
+        } else {
+            BPF_NOEXIST
+        };
+        inner
+            .insert(key.map_key(), entry, flags)
+            .map_err(|source| {
+                map_error(
+                    &format!(
+                        "inserting {} into the new table (duplicate key?)",
+                        describe_key(key)
+                    ),
+                    source,
+                )
+            })?;
     }
     for (zone, entry) in table.zone_nx.iter().enumerate() {
         inner
-            .insert(zone_nx_key(zone as u16), entry, BPF_NOEXIST)
+            .insert(MapKey::zone_nx(zone as u16), entry, BPF_NOEXIST)
             .map_err(|source| {
                 map_error(
                     &format!("inserting the NXDOMAIN entry of zone {zone}"),
@@ -160,6 +172,11 @@ impl XdpProgram {
     /// in range, zone indexes fitting `u16`); a duplicate key is an error.
     pub fn load_table(&mut self, table: &Table) -> Result<(), XdpError> {
         let inner = table_map(table)?;
+        // A hint above the true value only passes queries, one below only
+        // costs probes: lower it before the swap, raise it after.
+        let min_len = min_name_len(table);
+        let current = self.hint(HINT_MIN_NAME_LEN)?;
+        self.set_hint(HINT_MIN_NAME_LEN, current.min(min_len))?;
         let map = self.ebpf.map_mut(MAP_TABLES).ok_or(XdpError::Missing {
             kind: "map",
             name: MAP_TABLES,
@@ -169,6 +186,7 @@ impl XdpProgram {
         outer
             .set(TABLE_SLOT, &inner, 0)
             .map_err(|source| map_error("publishing the new table", source))?;
+        self.set_hint(HINT_MIN_NAME_LEN, min_len)?;
         // Our descriptor of the new map closes here; the slot keeps it alive.
         self.table_len = table.entries.len() + table.zone_nx.len();
         debug!(
@@ -252,27 +270,57 @@ impl XdpProgram {
         Ok(out)
     }
 
+    /// Table hint `slot` (see `dnsd_common::MAP_HINTS`).
+    pub(crate) fn hint(&self, slot: u32) -> Result<u32, XdpError> {
+        self.array_get(MAP_HINTS, "the hints map", slot)
+    }
+
+    fn set_hint(&mut self, slot: u32, value: u32) -> Result<(), XdpError> {
+        self.array_set(MAP_HINTS, "the hints map", slot, value)
+    }
+
     /// Writes the runtime configuration (e.g. the DNS port); takes effect for
     /// the next packet.
     pub fn set_config(&mut self, config: Config) -> Result<(), XdpError> {
-        let map = self.ebpf.map_mut(MAP_CONFIG).ok_or(XdpError::Missing {
-            kind: "map",
-            name: MAP_CONFIG,
-        })?;
-        let mut array: Array<&mut MapData, Config> =
-            Array::try_from(map).map_err(|source| map_error("opening the config map", source))?;
-        array
-            .set(CONFIG_INDEX, config, 0)
-            .map_err(|source| map_error("writing the config map", source))
+        self.array_set(MAP_CONFIG, "the config map", CONFIG_INDEX, config)
     }
 
     /// The configuration currently in the map.
     pub fn config(&self) -> Result<Config, XdpError> {
-        let array: Array<&MapData, Config> = Array::try_from(self.map(MAP_CONFIG)?)
-            .map_err(|source| map_error("opening the config map", source))?;
+        self.array_get(MAP_CONFIG, "the config map", CONFIG_INDEX)
+    }
+
+    /// Element `index` of the array map `name` (`what` names it in errors).
+    fn array_get<T: aya::Pod>(
+        &self,
+        name: &'static str,
+        what: &str,
+        index: u32,
+    ) -> Result<T, XdpError> {
+        let array: Array<&MapData, T> = Array::try_from(self.map(name)?)
+            .map_err(|source| map_error(&format!("opening {what}"), source))?;
         array
-            .get(&CONFIG_INDEX, 0)
-            .map_err(|source| map_error("reading the config map", source))
+            .get(&index, 0)
+            .map_err(|source| map_error(&format!("reading {what}"), source))
+    }
+
+    /// Writes element `index` of the array map `name`.
+    fn array_set<T: aya::Pod>(
+        &mut self,
+        name: &'static str,
+        what: &str,
+        index: u32,
+        value: T,
+    ) -> Result<(), XdpError> {
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or(XdpError::Missing { kind: "map", name })?;
+        let mut array: Array<&mut MapData, T> =
+            Array::try_from(map).map_err(|source| map_error(&format!("opening {what}"), source))?;
+        array
+            .set(index, value, 0)
+            .map_err(|source| map_error(&format!("writing {what}"), source))
     }
 
     /// Attaches to `interface` and returns the mode actually used
@@ -523,12 +571,21 @@ fn run_program(
     })
 }
 
-/// The key of zone `zone`'s NXDOMAIN entry in the table map.
-pub(crate) fn zone_nx_key(zone: u16) -> Key {
-    let mut key = Key::zeroed();
-    key.qtype = zone;
-    key.kind = KIND_ZONE_NX;
-    key
+/// The wire length of the shortest name in `table` (0 if it has none, so
+/// the program skips nothing).
+fn min_name_len(table: &Table) -> u32 {
+    table
+        .entries
+        .iter()
+        .map(|(key, _)| {
+            let mut pos = 0usize;
+            while let Some(&len) = key.name.get(pos).filter(|&&len| len != 0) {
+                pos += 1 + usize::from(len);
+            }
+            pos as u32 + 1
+        })
+        .min()
+        .unwrap_or(0)
 }
 
 /// Checks what the XDP program relies on; it passes queries hitting a bad
@@ -573,6 +630,12 @@ fn validate_table(table: &Table) -> Result<(), XdpError> {
         if key._pad != [0; 4] {
             return Err(XdpError::InvalidTable(format!(
                 "{}: padding not zero",
+                describe_key(key)
+            )));
+        }
+        if entry.name != key.name && entry.name != COLLISION_NAME {
+            return Err(XdpError::InvalidTable(format!(
+                "{}: the entry holds another name",
                 describe_key(key)
             )));
         }

@@ -576,6 +576,12 @@ host    A     198.51.100.2
 }
 
 fn compile_zones(serial: u32, www: &str) -> Snapshot {
+    snapshot_of(&zone_text(serial, www))
+}
+
+/// Master-file zones `(apex, text)` compiled into one snapshot (RFC 4592
+/// wildcards).
+fn snapshot_of(zones: &[(&str, String)]) -> Snapshot {
     use std::{path::Path, sync::Arc};
 
     use crate::config::WildcardMode;
@@ -585,12 +591,12 @@ fn compile_zones(serial: u32, www: &str) -> Snapshot {
         master,
     };
 
-    let inputs = zone_text(serial, www)
-        .into_iter()
+    let inputs = zones
+        .iter()
         .map(|(apex, text)| {
             let apex = Name::parse_text(apex).unwrap();
             let file: Arc<Path> = Arc::from(Path::new("xdp-test.zone"));
-            let parsed = master::parse(&text, &file, &apex, 3600);
+            let parsed = master::parse(text, &file, &apex, 3600);
             assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
             ZoneInput {
                 apex,
@@ -821,6 +827,69 @@ impl Harness {
             );
         }
     }
+}
+
+/// Publishes `inner` as the program's table, bypassing `load_table`'s
+/// checks (through the map's id, as a second process would).
+fn publish(program: &XdpProgram, inner: &super::loader::TableMap) {
+    use aya::maps::{ArrayOfMaps, Map, MapData};
+    let id = program.tables_map_id().unwrap();
+    let map = Map::from_map_data(MapData::from_id(id).unwrap()).unwrap();
+    let mut outer: ArrayOfMaps<MapData, super::loader::TableMap> =
+        ArrayOfMaps::try_from(map).unwrap();
+    outer.set(dnsd_common::TABLE_SLOT, inner, 0).unwrap();
+}
+
+/// Issue 3 item 4: the map is keyed by a 64-bit hash of the name, so an
+/// entry found may belong to another name. Such an entry is never sent,
+/// and never taken for a miss either (a miss can mean NXDOMAIN): the
+/// query passes. Collisions are forged by storing entries under the map
+/// keys of names that do not exist, at each lookup step that can meet
+/// one: the exact lookup, the name's node, an ancestor's node.
+#[test]
+fn root_hash_collisions_pass() {
+    use crate::fastpath::make_key;
+    use dnsd_common::fastpath::{KIND_EXACT, KIND_NODE};
+
+    let h = Harness::new(EngineSettings::default());
+    let lower = |name: &str| wire(name);
+    let www_a = *h.table.exact(&lower("www.example.com"), T_A).unwrap();
+    let www_node = *h.table.node(&lower("www.example.com")).unwrap();
+    // Room for three more entries (the map is sized from the table).
+    let pads: Vec<_> = ["pad1.invalid", "pad2.invalid", "pad3.invalid"]
+        .map(|pad| make_key(&lower(pad), 0, KIND_NODE).unwrap())
+        .into();
+    let mut padded = h.table.clone();
+    for key in &pads {
+        padded
+            .entries
+            .push((*key, dnsd_common::fastpath::Entry::collision()));
+    }
+    let mut inner = super::loader::table_map(&padded).unwrap();
+    for key in &pads {
+        inner.remove(&key.map_key()).unwrap();
+    }
+    let forge = |inner: &mut super::loader::TableMap, name: &str, qtype, kind, e| {
+        let key = make_key(&lower(name), qtype, kind).unwrap();
+        assert!(h.table.get(&key).is_none(), "{name} must not exist");
+        inner.insert(key.map_key(), e, 0).unwrap();
+    };
+    forge(&mut inner, "nope.example.com", T_A, KIND_EXACT, www_a);
+    forge(&mut inner, "gone.example.com", 0, KIND_NODE, www_node);
+    forge(&mut inner, "absent.example.com", 0, KIND_NODE, www_node);
+    publish(&h.program, &inner);
+
+    for (what, name) in [
+        ("exact entry of another name", "nope.example.com"),
+        ("node of another name", "Gone.example.com"),
+        ("ancestor's node of another name", "a.b.absent.example.com"),
+    ] {
+        let frame = v4().build(&Msg::new(name, T_A).bytes());
+        h.pass(what, &v4(), &frame, Some(COUNTER_PASS_COLLISION));
+    }
+    // The rest of the table still answers, as the engine.
+    h.tx("exact A", &v4(), &Msg::new("www.example.com", T_A));
+    h.tx("NXDOMAIN", &v4(), &Msg::new("other.example.com", T_A));
 }
 
 fn v4() -> FrameSpec {
@@ -1637,36 +1706,73 @@ fn root_verifier_cost_stays_small() {
     );
 }
 
+/// The RFC 4592 §2.2.1 example zone (apex `example.`, one label), alone.
+fn rfc4592_snapshot() -> Snapshot {
+    let text = include_str!("../zone/testdata/master/rfc4592.zone");
+    snapshot_of(&[("example.", text.to_owned())])
+}
+
+/// Names at the key's limit: 64 bytes (the root label included) are
+/// answered exactly, as NXDOMAIN and from a wildcard, their windows and
+/// hashes reaching the end of the name buffer; 65 bytes pass.
+#[test]
+fn root_names_at_the_key_length() {
+    let zone = "$ORIGIN example.com.
+$TTL 3600
+@       SOA   ns1 hostmaster 1 3600 900 604800 300
+@       NS    ns1
+ns1     A     192.0.2.53
+*.w     A     192.0.2.99
+";
+    let h = Harness::with_snapshot(
+        snapshot_of(&[("example.com.", zone.to_owned())]),
+        EngineSettings::default(),
+    );
+    // 64 and 65 bytes: `<n letters>.<label>.example.com`.
+    let name = |n: usize, label: &str| format!("{}.{label}.example.com", "k".repeat(n));
+    let fits_w = name(64 - 1 - 2 - 13, "w");
+    assert_eq!(wire(&fits_w).len(), 64);
+    let reply = h.tx("wildcard, 64 bytes", &v4(), &Msg::new(&fits_w, T_A));
+    assert_eq!(counts_of(&reply)[1], 1);
+    let fits_nx = name(64 - 1 - 2 - 13, "x");
+    let reply = h.tx("NXDOMAIN, 64 bytes", &v4(), &Msg::new(&fits_nx, T_A));
+    assert_eq!(rcode_of(&reply), 3);
+    let long = name(64 - 1 - 2 - 13 + 1, "w");
+    let frame = v4().build(&Msg::new(&long, T_A).bytes());
+    h.pass("65 bytes", &v4(), &frame, Some(COUNTER_PASS_NAME_TOO_LONG));
+}
+
+/// The shortest-name hint follows each table: 13 bytes (`example.com`,
+/// `example.org`) for the test zones, so a shorter query passes without a
+/// probe; 9 (`example`) once the RFC 4592 zone is loaded, whose names are
+/// then answered.
+#[test]
+fn root_min_name_len_hint_follows_the_table() {
+    use dnsd_common::HINT_MIN_NAME_LEN;
+
+    let mut h = Harness::new(EngineSettings::default());
+    assert_eq!(h.program.hint(HINT_MIN_NAME_LEN).unwrap(), 13);
+    let frame = v4().build(&Msg::new("com", T_A).bytes());
+    h.pass("one label", &v4(), &frame, Some(COUNTER_PASS_MISS));
+
+    h.snapshot = rfc4592_snapshot();
+    h.table = table::build(&h.snapshot, &h.settings);
+    h.program.load_table(&h.table).unwrap();
+    assert_eq!(h.program.hint(HINT_MIN_NAME_LEN).unwrap(), 9);
+    h.tx(
+        "apex of a one-label zone",
+        &v4(),
+        &Msg::new("example", T_SOA),
+    );
+    h.tx("NODATA below it", &v4(), &Msg::new("host1.example", T_TXT));
+}
+
 /// The property test over the example zone of RFC 4592 (wildcards, a
 /// wildcard-looking non-wildcard `sub.*`, empty non-terminals, a
 /// delegation), served alone.
 #[test]
 fn root_property_rfc4592_zone() {
-    use std::{path::Path, sync::Arc};
-
-    use crate::config::WildcardMode;
-    use crate::wire::name::Name;
-    use crate::zone::{
-        compile::{ZoneInput, compile_inputs},
-        master,
-    };
-
-    let text = include_str!("../zone/testdata/master/rfc4592.zone");
-    let apex = Name::parse_text("example.").unwrap();
-    let file: Arc<Path> = Arc::from(Path::new("rfc4592.zone"));
-    let parsed = master::parse(text, &file, &apex, 3600);
-    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    let snapshot = compile_inputs(
-        vec![ZoneInput {
-            apex,
-            records: parsed.records,
-            wildcards: WildcardMode::Rfc4592,
-            source: "rfc4592.zone".into(),
-        }],
-        Vec::new(),
-    )
-    .unwrap()
-    .snapshot;
+    let snapshot = rfc4592_snapshot();
     let h = Harness::with_snapshot(snapshot, EngineSettings::default());
     const NAMES: &[&str] = &[
         "example",
