@@ -38,6 +38,8 @@ const PEER_PACKAGES: &[&str] = &[
     "iproute2",
     "iputils-ping",
     "ethtool",
+    // The font `cargo xtask bench` draws its chart's labels with.
+    "fonts-dejavu-core",
 ];
 /// Packages that ship a DNS daemon, and its systemd unit.
 const DAEMONS: &[(&str, &str)] = &[
