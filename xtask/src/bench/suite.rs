@@ -42,9 +42,9 @@ impl Plan {
         } else {
             Plan {
                 mixes: Mix::ALL.to_vec(),
-                start_qps: 25_000,
-                steps: 7,
-                step_secs: 3,
+                start_qps: 50_000,
+                steps: 8,
+                step_secs: 2,
                 latency_qps: 20_000,
                 latency_secs: 5,
             }
