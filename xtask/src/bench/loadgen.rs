@@ -126,7 +126,8 @@ pub fn rate_search(
             }
             if short {
                 // The generator's own ceiling: asking for more is pointless.
-                generator_bound = true;
+                // The result is its bound only if no step lost ≥ 1% yet.
+                generator_bound = bad.is_none();
                 break;
             }
         } else {

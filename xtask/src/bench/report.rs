@@ -110,6 +110,15 @@ pub fn markdown(info: &RunInfo, results: &[ServerResult], xdp_cost: &str) -> Str
          which only speaks IPv4.\n",
         group(info.large_records as f64, 0)
     );
+    let _ = writeln!(
+        t,
+        "Load generators: kxdpgun (AF_XDP in native mode on the client veth) for the \
+         rates, dnsperf (kernel sockets; an XDP_PASS program on the client veth makes \
+         veth deliver the server's XDP_TX frames) for latency. Query mixes: \
+         `bench/mixes/*.txt`; (c) and (d) hold 50,000 names each, which the generators \
+         cycle through. Every server was spot-checked with kdig (answer sections and \
+         RCODEs against the zone files) before it was measured.\n"
+    );
 
     let _ = writeln!(
         t,
