@@ -57,6 +57,9 @@ pub struct RunInfo {
     pub step_secs: u64,
     pub mixes: Vec<Mix>,
     pub elapsed: Duration,
+    /// /proc/loadavg's 1-minute figure at the start and the end: how busy
+    /// the (shared) machine was apart from the benchmark.
+    pub load_avg: (String, String),
 }
 
 /// `value (ratio×)`, the ratio against the dnsd XDP figure.
@@ -95,9 +98,11 @@ pub fn markdown(info: &RunInfo, results: &[ServerResult], xdp_cost: &str) -> Str
     let _ = writeln!(t, "Machine: {}  ", info.machine);
     let _ = writeln!(
         t,
-        "Command: `{}` (took {:.0} s)\n",
+        "Command: `{}` (took {:.0} s; load average {} at the start, {} at the end)\n",
         info.command,
-        info.elapsed.as_secs_f64()
+        info.elapsed.as_secs_f64(),
+        info.load_avg.0,
+        info.load_avg.1
     );
     let _ = writeln!(
         t,

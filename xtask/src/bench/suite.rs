@@ -54,6 +54,7 @@ impl Plan {
 
 pub fn run(quick: bool, records: usize, runs: u32, command: &str) -> Result<()> {
     let started = Instant::now();
+    let load_at_start = load_avg();
     setup::ensure(setup::Scope::All)?;
     if !util::is_root() {
         bail!(
@@ -190,6 +191,7 @@ pub fn run(quick: bool, records: usize, runs: u32, command: &str) -> Result<()> 
         step_secs: plan.step_secs,
         mixes: plan.mixes.clone(),
         elapsed: started.elapsed(),
+        load_avg: (load_at_start, load_avg()),
     };
     let png = format!("{date}.png");
     let mut md = report::markdown(&info, &results, &xdp_cost);
@@ -301,6 +303,14 @@ fn reload_latency(server: &Server, prober: &Prober) -> Result<Duration> {
         );
     }
     Ok(took)
+}
+
+/// The 1-minute load average.
+fn load_avg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// CPU model, CPUs, memory, kernel and the peers' versions.
