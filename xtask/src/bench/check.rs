@@ -141,7 +141,7 @@ pub fn spot_check(kind: Kind) -> Result<usize> {
 fn kdig(addr: IpAddr, name: &str, qtype: &str, dnssec_ok: bool) -> Result<(String, Vec<String>)> {
     let mut cmd = client("kdig");
     cmd.arg(format!("@{addr}"))
-        .args([name, qtype, "+norecurse", "+timeout=2", "+retry=1"]);
+        .args([name, qtype, "+norecurse", "+timeout=5", "+retry=2"]);
     if dnssec_ok {
         cmd.arg("+dnssec");
     }
