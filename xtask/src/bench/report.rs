@@ -264,8 +264,8 @@ fn targets(t: &mut String, results: &[ServerResult], xdp_cost: &str) {
     if let (Some(d), Some(s)) = (result(Kind::DnsdXdp, a), result(Kind::Swap, a)) {
         // A ceiling the generator could not reach is no ceiling.
         let caveat = if s.generator_bound {
-            "; the swap program's rate is kxdpgun's limit here, not the path's, \
-             so this only says dnsd XDP keeps up with the generator"
+            "; the swap program's rate is itself only kxdpgun's limit here (†), \
+             so the path's real ceiling is higher and this share an upper bound"
         } else {
             ""
         };
