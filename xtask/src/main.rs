@@ -37,13 +37,18 @@ enum Command {
         args: Vec<OsString>,
     },
     /// Set up, `cargo build --workspace`, `cargo test --workspace [ARGS...]`, then
-    /// clippy for the eBPF crate. Run as root: the XDP tests load programs.
+    /// clippy for the eBPF crate, then `cargo xtask bench --quick`. Run as root:
+    /// the XDP tests load programs.
     Test {
         /// Extra arguments for `cargo test --workspace`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Benchmarks (not yet implemented).
+    /// Benchmarks, as root: dnsd (XDP and userspace) against NSD, Knot DNS (UDP and
+    /// XDP), tinydns and an address-swapping XDP program over a veth pair, with
+    /// ratios to dnsd XDP; writes bench/results/<date>.md and .png. `--quick`: CI
+    /// smoke run (< 3 min). Also `compile` (zone compile time) and `xdp`
+    /// (per-packet cost).
     Bench {
         /// Arguments for the benchmarks.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

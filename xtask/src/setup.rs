@@ -45,6 +45,8 @@ const PEER_PACKAGES: &[&str] = &[
     "cpio",
     "ddclient",
     "libio-socket-ssl-perl", // ddclient's HTTPS
+    // The font `cargo xtask bench` draws its chart's labels with.
+    "fonts-dejavu-core",
 ];
 /// Packages that ship a daemon, and its systemd unit.
 const DAEMONS: &[(&str, &str)] = &[

@@ -33,8 +33,10 @@ pub fn run(args: &[OsString]) -> Result<()> {
     ]));
     let ebpf_clippy = ebpf::clippy();
     let fuzz = fuzz_build();
+    // Last: every benchmarked server must start and answer the spot checks.
+    let bench = crate::bench::run(&[OsString::from("--quick")]);
     let result = tests.and_then(|totals| {
-        fmt.and(clippy).and(ebpf_clippy).and(fuzz)?;
+        fmt.and(clippy).and(ebpf_clippy).and(fuzz).and(bench)?;
         Ok(totals)
     });
     // One closing line for the whole suite, after every check.

@@ -1,8 +1,7 @@
-//! `cargo xtask bench`: benchmarks that compare dnsd with its peers in the
-//! same run. For now: zone compilation (`bench compile`), dnsd against
-//! tinydns-data and nsd-checkzone on the same generated data.
+//! `cargo xtask bench compile`: zone compilation, dnsd against tinydns-data
+//! and nsd-checkzone on the same generated data (also the generator of the
+//! large zone the server benchmark serves).
 
-use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -12,42 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
 
 use crate::{setup, util};
-
-#[derive(Parser)]
-#[command(
-    name = "cargo xtask bench",
-    about = "Benchmarks against NSD, Knot DNS and tinydns"
-)]
-struct Args {
-    /// Small inputs, for a smoke run in CI.
-    #[arg(long)]
-    quick: bool,
-    /// Records in the generated zone (default 1,000,000; 50,000 with --quick).
-    #[arg(long)]
-    records: Option<usize>,
-    /// Which benchmark: `compile` (zone compilation), `xdp` (per-packet cost
-    /// of the XDP program through BPF_PROG_TEST_RUN; needs root) or `all`.
-    #[arg(default_value = "all")]
-    which: String,
-}
-
-pub fn run(args: &[OsString]) -> Result<()> {
-    let args =
-        Args::try_parse_from(std::iter::once(OsString::from("bench")).chain(args.iter().cloned()))?;
-    let records = args
-        .records
-        .unwrap_or(if args.quick { 50_000 } else { 1_000_000 });
-    let runs = if args.quick { 100_000 } else { 1_000_000 };
-    match args.which.as_str() {
-        "compile" => compile(records),
-        "xdp" => xdp(runs),
-        "all" => compile(records).and_then(|()| xdp(runs)),
-        other => bail!("unknown benchmark {other:?}; available: compile, xdp, all"),
-    }
-}
 
 /// One measured run of a command.
 struct Measurement {
@@ -105,7 +70,7 @@ fn tail(s: &str, lines: usize) -> String {
 
 /// The zone compile benchmark (issue: "Compiling 1,000,000 records takes
 /// seconds"): the same records in tinydns and RFC 1035 form.
-fn compile(records: usize) -> Result<()> {
+pub fn compile(records: usize, quick: bool) -> Result<()> {
     setup::ensure(setup::Scope::All)?;
     util::run(util::cargo().args(["build", "--release", "-p", "dnsd"]))?;
     let dnsd = util::target_dir().join("release/dnsd");
@@ -145,50 +110,7 @@ fn compile(records: usize) -> Result<()> {
     ];
     let table = report(&runs, total);
     println!("{table}");
-    let out = util::workspace_root().join("bench/results");
-    fs::create_dir_all(&out)?;
-    let file = out.join(format!("compile-{}.md", today()));
-    fs::write(&file, &table)?;
-    eprintln!("xtask: wrote {}", file.display());
-    Ok(())
-}
-
-/// The XDP program's per-packet cost next to an address-swapping XDP_TX
-/// program, from BPF_PROG_TEST_RUN (`dnsd/examples/xdp_bench.rs`).
-fn xdp(runs: u32) -> Result<()> {
-    setup::ensure(setup::Scope::All)?;
-    if !util::is_root() {
-        bail!("`cargo xtask bench xdp` loads XDP programs and needs root");
-    }
-    let mut cmd = util::cargo();
-    cmd.args([
-        "run",
-        "--quiet",
-        "--release",
-        "-p",
-        "dnsd",
-        "--example",
-        "xdp_bench",
-        "--",
-    ])
-    .arg(runs.to_string())
-    .stdout(Stdio::piped());
-    eprintln!("xtask: $ {}", util::display(&cmd));
-    let out = cmd.output().context("cannot run the xdp_bench example")?;
-    if !out.status.success() {
-        bail!("xdp_bench failed ({})", out.status);
-    }
-    let table = format!(
-        "## XDP per-packet cost, BPF_PROG_TEST_RUN, {runs} runs each ({})\n\n{}",
-        today(),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    println!("{table}");
-    let dir = util::workspace_root().join("bench/results");
-    fs::create_dir_all(&dir)?;
-    let file = dir.join(format!("xdp-{}.md", today()));
-    fs::write(&file, &table)?;
-    eprintln!("xtask: wrote {}", file.display());
+    super::write_result(quick, &format!("compile-{}.md", today()), &table)?;
     Ok(())
 }
 
@@ -225,7 +147,7 @@ fn report(runs: &[Measurement], total: usize) -> String {
     t
 }
 
-fn today() -> String {
+pub fn today() -> String {
     util::output(Command::new("date").arg("+%Y-%m-%d"))
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|| "unknown".into())
@@ -234,7 +156,7 @@ fn today() -> String {
 /// Writes the same `total` records as tinydns `data`, as an RFC 1035 zone,
 /// and the two dnsd configs. A deterministic mix: 70% A, 10% AAAA, 10% TXT,
 /// 10% MX; names `hN.bench.example`. Returns the record count.
-fn generate(dir: &Path, total: usize) -> Result<usize> {
+pub fn generate(dir: &Path, total: usize) -> Result<usize> {
     let tiny_dir = dir.join("tinydns");
     fs::create_dir_all(&tiny_dir)?;
     let mut tiny = BufWriter::new(fs::File::create(tiny_dir.join("data"))?);
