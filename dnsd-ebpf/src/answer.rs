@@ -370,7 +370,7 @@ fn lookup(table: &Table, s: *mut Scratch, qtype: u16, qlen: usize) -> Result<&En
         // The slot's key holds no name: nothing to compare.
         let nx = MapKey::zone_nx(node.zone);
         // SAFETY: as in `get`.
-        return match table.get_ptr(&nx) {
+        return match table.get_ptr(nx) {
             Some(p) => Ok(unsafe { &*p }),
             None => Err(COUNTER_PASS_NODE),
         };
@@ -396,7 +396,7 @@ fn get<'a>(
         kind,
         _pad: [0; 4],
     };
-    let Some(p) = table.get_ptr(&key) else {
+    let Some(p) = table.get_ptr(key) else {
         return Ok(None);
     };
     // SAFETY: inner maps are never modified once published (reloads swap

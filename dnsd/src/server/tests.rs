@@ -69,6 +69,20 @@ impl Running {
         self.stop.send(true).unwrap();
         self.task.await.unwrap().unwrap();
     }
+
+    /// The counters once `settled` holds, or after a second. Response
+    /// counters are bumped after the write returns, so the client can read
+    /// its answer before the count moves.
+    async fn stats_when(&self, settled: impl Fn(&StatsSnapshot) -> bool) -> StatsSnapshot {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let s = self.stats.snapshot();
+            if settled(&s) || Instant::now() > deadline {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 fn start(config: &ServerConfig) -> Running {
@@ -208,7 +222,7 @@ async fn udp_round_trip_ipv4() {
             assert_eq!(reply.len(), len);
             assert_eq!(reply, answer_to(&q));
         }
-        let s = server.stats.snapshot();
+        let s = server.stats_when(|s| s.udp_responses >= 4).await;
         assert_eq!((s.udp_queries, s.udp_responses), (4, 4));
         server.shutdown().await;
     })
@@ -248,7 +262,7 @@ async fn udp_declined_query_gets_no_reply_and_loop_survives_panic() {
         let q = query(3, 20);
         client.send_to(&q, server.addr()).await.unwrap();
         assert_eq!(udp_recv(&client).await.0, answer_to(&q));
-        let s = server.stats.snapshot();
+        let s = server.stats_when(|s| s.udp_responses >= 1).await;
         assert_eq!((s.udp_queries, s.udp_responses, s.dropped), (3, 1, 2));
         server.shutdown().await;
     })
@@ -315,7 +329,8 @@ async fn udp_many_sockets_answer_many_clients() {
         for (client, q) in &clients {
             assert_eq!(udp_recv(client).await.0, answer_to(q));
         }
-        assert_eq!(server.stats.snapshot().udp_responses, 32);
+        let s = server.stats_when(|s| s.udp_responses >= 32).await;
+        assert_eq!(s.udp_responses, 32);
         server.shutdown().await;
     })
     .await;
@@ -333,7 +348,7 @@ async fn tcp_single_query_ipv4_and_ipv6() {
             // The connection stays open for more queries.
             tcp_round_trip(&mut stream, &query(0x1235, 513)).await;
         }
-        let s = server.stats.snapshot();
+        let s = server.stats_when(|s| s.tcp_responses >= 4).await;
         assert_eq!((s.tcp_accepted, s.tcp_queries, s.tcp_responses), (2, 4, 4));
         server.shutdown().await;
     })
