@@ -151,15 +151,38 @@ pub(crate) fn build_with_hash(
 /// with [`Entry::collision`]: the map can hold one of them only, and the
 /// program would answer none (the names differ), so userspace answers all.
 fn resolve_collisions(entries: &mut [(Key, Entry)], hash: fn(&NameWords) -> u64) {
-    let mut uses: HashMap<MapKey, usize> = HashMap::with_capacity(entries.len());
-    for (key, _) in entries.iter() {
-        *uses.entry(key.map_key_with(hash)).or_default() += 1;
-    }
-    for (key, entry) in entries.iter_mut() {
-        if uses.get(&key.map_key_with(hash)).copied().unwrap_or(0) > 1 {
+    // A sorted copy of the map keys finds the shared ones (cheaper than a
+    // SipHash map over every key).
+    let keys: Vec<MapKey> = entries.iter().map(|(k, _)| k.map_key_with(hash)).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    for ((key, entry), map_key) in entries.iter_mut().zip(&keys) {
+        let first = sorted.partition_point(|k| k < map_key);
+        if sorted.get(first + 1) == Some(map_key) {
             *entry = Entry::collision();
         } else {
             entry.name = key.name;
+        }
+    }
+}
+
+/// Sorts `entries` by [`key_order`], moving each (large) entry at most
+/// once per swap: the indexes are sorted, then the permutation is applied
+/// in place cycle by cycle (no second copy of the table).
+fn sort_entries(entries: &mut [(Key, Entry)]) {
+    let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| key_order(&entries[a as usize].0, &entries[b as usize].0));
+    // `order[i]` is the index of the entry that belongs at `i`.
+    for start in 0..order.len() {
+        let mut i = start;
+        loop {
+            let j = order[i] as usize;
+            order[i] = i as u32;
+            if j == start || j == i {
+                break;
+            }
+            entries.swap(i, j);
+            i = j;
         }
     }
 }
@@ -363,7 +386,12 @@ struct Built {
 struct Builder<'a> {
     snap: &'a Snapshot,
     settings: &'a EngineSettings,
-    entries: HashMap<Key, Entry>,
+    /// Unsorted; pass nodes may repeat (identical), [`Builder::finish`]
+    /// sorts and deduplicates.
+    entries: Vec<(Key, Entry)>,
+    /// Whether some zone has clock- or client-dependent records (only then
+    /// are renderings scanned for their owners).
+    dependent: bool,
     zone_nx: Vec<Entry>,
     /// Whether `zone_nx[z]` holds zone `z`'s tail yet.
     zone_slot_filled: Vec<bool>,
@@ -395,7 +423,11 @@ impl<'a> Builder<'a> {
         Builder {
             snap,
             settings,
-            entries: HashMap::new(),
+            entries: Vec::new(),
+            dependent: snap
+                .zones
+                .iter()
+                .any(|z| z.time_dependent || z.client_dependent),
             zone_nx: (0..=zones).map(|z| pass_entry(0, z as u16)).collect(),
             zone_slot_filled: vec![false; zones],
             extra_slots: vec![Vec::new(); zones],
@@ -406,9 +438,15 @@ impl<'a> Builder<'a> {
     }
 
     fn finish(self, hash: fn(&NameWords) -> u64) -> Table {
-        let mut entries: Vec<(Key, Entry)> = self.entries.into_iter().collect();
+        let mut entries = self.entries;
+        sort_entries(&mut entries);
+        entries.dedup_by(|a, b| {
+            let same = a.0 == b.0;
+            debug_assert!(!same || a.1 == b.1, "duplicate table key");
+            same
+        });
+        entries.shrink_to_fit();
         resolve_collisions(&mut entries, hash);
-        entries.sort_by(|a, b| key_order(&a.0, &b.0));
         Table {
             entries,
             zone_nx: self.zone_nx,
@@ -469,7 +507,7 @@ impl<'a> Builder<'a> {
         query.extend_from_slice(name);
         query.extend_from_slice(&qtype.to_be_bytes());
         query.extend_from_slice(&CLASS_IN.to_be_bytes());
-        let mut msg = Vec::new();
+        let mut msg = Vec::with_capacity(512);
         if !engine::respond(self.snap, self.settings, &query, Transport::Tcp, &mut msg) {
             return None;
         }
@@ -488,13 +526,17 @@ impl<'a> Builder<'a> {
         // Records from a zone with tinydns timestamps or locations:
         // clock- or client-dependent (§3), userspace answers.
         let records = counts.iter().map(|&c| c as usize).sum();
-        let scan = Scan::of(&msg, 12 + name.len() + 4, records)?;
-        if scan.owners.iter().any(|o| {
-            self.snap.find_zone(o).is_some_and(|(z, _)| {
-                let zone = &self.snap.zones[z];
-                zone.time_dependent || zone.client_dependent
-            })
-        }) {
+        if self.dependent
+            && Scan::of(&msg, 12 + name.len() + 4, records)?
+                .owners
+                .iter()
+                .any(|o| {
+                    self.snap.find_zone(o).is_some_and(|(z, _)| {
+                        let zone = &self.snap.zones[z];
+                        zone.time_dependent || zone.client_dependent
+                    })
+                })
+        {
             return None;
         }
         let ans = lookup::lookup(self.snap, &qname, Rtype(qtype));
@@ -592,8 +634,7 @@ impl<'a> Builder<'a> {
 
     fn insert(&mut self, name: &[u8], qtype: u16, kind: u16, entry: Entry) {
         if let Some(key) = make_key(name, qtype, kind) {
-            let old = self.entries.insert(key, entry);
-            debug_assert!(old.is_none(), "duplicate table key");
+            self.entries.push((key, entry));
         }
     }
 
@@ -821,7 +862,7 @@ impl<'a> Builder<'a> {
                 if let Some(key) = make_key(suffix, 0, KIND_NODE) {
                     // Pointing at the pass slot: a miss below passes too.
                     let pass = pass_entry(0, self.pass_slot);
-                    self.entries.entry(key).or_insert(pass);
+                    self.entries.push((key, pass));
                 }
             }
         }
