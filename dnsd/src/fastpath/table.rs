@@ -622,7 +622,9 @@ impl<'a> Builder<'a> {
         let names = scan
             .names
             .into_iter()
-            .filter(|n| *n != v.r1)
+            // Only names below the shared suffix can need pass nodes
+            // (`add_pass_nodes` skips the others): keep no more.
+            .filter(|n| *n != v.r1 && n.len() > shared.len() && n.ends_with(shared))
             .map(|n| (n, shared.to_vec()))
             .collect();
         Some(Built {
@@ -841,7 +843,9 @@ impl<'a> Builder<'a> {
     /// variable-length tail that lie below the tail's shared suffix (see
     /// the module documentation): a query at or below one stops there.
     fn add_pass_nodes(&mut self) {
-        let mut names: Vec<(Vec<u8>, Vec<u8>)> = self.variable_names.iter().cloned().collect();
+        let mut names: Vec<(Vec<u8>, Vec<u8>)> = std::mem::take(&mut self.variable_names)
+            .into_iter()
+            .collect();
         names.sort();
         for (name, shared) in names {
             // The suffixes of `name` strictly below `shared`, if it is one.
