@@ -872,3 +872,44 @@ impl<'a> Builder<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Entries whose keys are `names` (any order, repeats allowed), each
+    /// entry tagged with its key's name so that a pairing mix-up shows.
+    fn tagged(names: &[Vec<u8>]) -> Vec<(Key, Entry)> {
+        names
+            .iter()
+            .map(|n| {
+                let key = make_key(n, 1, KIND_EXACT).expect("short name");
+                let mut e = Entry::zeroed();
+                e.tail[..n.len()].copy_from_slice(n);
+                e.tail_len = n.len() as u16;
+                (key, e)
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// The in-place permutation sort gives what a plain sort gives,
+        /// every entry still beside its own key.
+        #[test]
+        fn sort_entries_is_a_sort(names in prop::collection::vec(
+            prop::collection::vec(any::<u8>(), 0..6), 0..200)) {
+            let mut got = tagged(&names);
+            let mut want = got.clone();
+            sort_entries(&mut got);
+            want.sort_by(|a, b| key_order(&a.0, &b.0));
+            let keys = |v: &[(Key, Entry)]| v.iter().map(|(k, _)| *k).collect::<Vec<_>>();
+            prop_assert_eq!(keys(&got), keys(&want));
+            for (key, entry) in &got {
+                let len = entry.tail_len as usize;
+                prop_assert_eq!(&entry.tail[..len], &key.name[..len]);
+            }
+        }
+    }
+}
