@@ -69,9 +69,9 @@ use dnsd_common::fastpath::{
 
 use super::{Entry, Key, Table, key_order, make_key};
 use crate::config::WildcardMode;
-use crate::engine::lookup::{self, Kind};
+use crate::engine::lookup::Kind;
 use crate::engine::{self, EngineSettings, Transport};
-use crate::wire::name::{MAX_NAME, Name};
+use crate::wire::name::MAX_NAME;
 use crate::wire::query::{CLASS_IN, flags, rcode};
 use crate::wire::rdata::Rtype;
 use crate::zone::snapshot::{Node, Snapshot};
@@ -501,16 +501,18 @@ impl<'a> Builder<'a> {
     /// The engine's answer to a plain query for `name` (lower-cased wire)
     /// and `qtype`, over TCP (complete, never truncated).
     fn render(&self, name: &[u8], qtype: u16) -> Option<Rendering> {
-        let qname = Name::from_wire(name).ok()?;
         let mut query = Vec::with_capacity(12 + name.len() + 4);
         query.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
         query.extend_from_slice(name);
         query.extend_from_slice(&qtype.to_be_bytes());
         query.extend_from_slice(&CLASS_IN.to_be_bytes());
         let mut msg = Vec::with_capacity(512);
-        if !engine::respond(self.snap, self.settings, &query, Transport::Tcp, &mut msg) {
+        let mut seen = None;
+        let t = Transport::Tcp;
+        if !engine::respond_traced(self.snap, self.settings, &query, t, &mut msg, &mut seen) {
             return None;
         }
+        let (kind, wildcard) = seen?;
         let w = |i: usize| msg.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
         let f = w(2)?;
         let rc = f & 0x000F;
@@ -539,13 +541,12 @@ impl<'a> Builder<'a> {
         {
             return None;
         }
-        let ans = lookup::lookup(self.snap, &qname, Rtype(qtype));
         Some(Rendering {
             qlen: name.len(),
             flags: f & (flags::AA | 0x000F),
             counts,
-            kind: ans.kind,
-            wildcard: ans.wildcard,
+            kind,
+            wildcard,
             msg,
         })
     }
