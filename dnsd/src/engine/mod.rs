@@ -100,6 +100,20 @@ pub fn respond(
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> bool {
+    respond_traced(snap, settings, msg, transport, out, &mut None)
+}
+
+/// [`respond`], also setting `seen` to the lookup's kind and wildcard flag
+/// when the response comes from a lookup (the fast-path table builder
+/// needs both; this spares it a second lookup per rendering).
+pub fn respond_traced(
+    snap: &Snapshot,
+    settings: &EngineSettings,
+    msg: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+    seen: &mut Option<(lookup::Kind, bool)>,
+) -> bool {
     let udp_size = settings.edns_udp_size;
     let query = match query::parse(msg) {
         Ok(q) => q,
@@ -130,6 +144,7 @@ pub fn respond(
         return refuse(rcode::NOTIMP, out);
     }
     let answer = lookup::lookup(snap, &q.qname, q.qtype);
+    *seen = Some((answer.kind, answer.wildcard));
     if answer.kind == lookup::Kind::Refused {
         return refuse(rcode::REFUSED, out);
     }
